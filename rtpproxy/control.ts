@@ -1,0 +1,112 @@
+/**
+ * The one seam the proxy uses to reach the media side. It knows nothing of SIP or SDP: the proxy turns
+ * each SDP it forwards into a list of streams, asks for the address and ports to write into the SDP it
+ * sends on, and releases the session when the dialog ends.
+ *
+ * Identity: a session is named by the proxy (`sessionId`, one per dialog or early-dialog branch: the
+ * proxy derives it from Call-ID, From tag, To tag and the LAN target); a stream by its media index
+ * (the position of its m= line). Every call is idempotent for the same (sessionId, index) and the same
+ * input: a retransmitted offer gets the same ports back.
+ *
+ * Sides: `lan` is the phone's side, `wan` the far side. An SDP that came from the phone (`from: 'lan'`)
+ * is answered with the WAN-facing address and ports (what the far side must send to); an SDP from the
+ * far side is answered with the LAN-facing ones.
+ */
+
+export type Side = 'lan' | 'wan';
+export type MediaDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+export type MediaPath = 'relay' | 'kernel';
+
+/** Where one side says it receives a stream (RFC 3264 / RFC 3605 / RFC 5761). */
+export interface StreamEndpoint {
+  /** RTP address; '0.0.0.0' (or '::') is the old RFC 2543 hold form. */
+  readonly addr: string;
+  readonly port: number;
+  /** RTCP port: a=rtcp if given, else port + 1. Ignored with rtcpMux. */
+  readonly rtcpPort: number;
+  /** RTCP address from a=rtcp, when it differs from addr. */
+  readonly rtcpAddr?: string;
+  readonly rtcpMux: boolean;
+}
+
+export interface StreamRequest {
+  /** Position of the m= line, from 0. */
+  readonly index: number;
+  /** null when the m= line is disabled (port 0): the stream is released if it existed. */
+  readonly endpoint: StreamEndpoint | null;
+  /** The direction the SDP's sender declared; hold is sendonly/inactive or a 0.0.0.0 address. */
+  readonly direction: MediaDirection;
+  /** Transport of the m= line (RTP/AVP, RTP/SAVP, UDP/TLS/RTP/SAVPF, udptl, ...). */
+  readonly proto: string;
+}
+
+export interface UpdateRequest {
+  readonly sessionId: string;
+  /** For logs and status only. */
+  readonly callId: string;
+  /** Which side sent the SDP. */
+  readonly from: Side;
+  readonly streams: readonly StreamRequest[];
+}
+
+export interface StreamGrant {
+  readonly index: number;
+  /** Address to write into the SDP sent to the other side. */
+  readonly addr: string;
+  /** 0 for a disabled stream. */
+  readonly port: number;
+  readonly rtcpPort: number;
+  readonly path: MediaPath;
+}
+
+export interface DirectionCounters {
+  packets: number;
+  bytes: number;
+  /** Packets dropped because they came from a source other than the latched peer. */
+  dropped: number;
+}
+
+export interface StreamStatus {
+  readonly index: number;
+  readonly path: MediaPath;
+  /** LAN-facing local address:port (phone sends here) and WAN-facing one (far side sends here). */
+  readonly lanLocal: string;
+  readonly wanLocal: string;
+  /** Signalled and latched peer addresses. */
+  readonly lanPeer: string | null;
+  readonly wanPeer: string | null;
+  readonly lanLatched: boolean;
+  readonly wanLatched: boolean;
+  readonly onHold: boolean;
+  /** lanToWan counts packets received from the phone and sent on; wanToLan the reverse. */
+  readonly lanToWan: Readonly<DirectionCounters>;
+  readonly wanToLan: Readonly<DirectionCounters>;
+  readonly lastPacketAt: number | null;
+}
+
+export interface SessionStatus {
+  readonly sessionId: string;
+  readonly callId: string;
+  readonly createdAt: number;
+  readonly streams: readonly StreamStatus[];
+}
+
+export type ReleaseReason = 'bye' | 'cancel' | 'failure' | 'timeout' | 'shutdown' | 'replaced' | 'admin';
+
+export interface MediaEvents {
+  /** A session was released by the media side itself (idle timeout). */
+  released: { sessionId: string; callId: string; reason: ReleaseReason };
+}
+
+export interface MediaControl {
+  /** Allocate or update the streams of a session for one SDP; returns one grant per request, in order. */
+  update(req: UpdateRequest): Promise<StreamGrant[]>;
+  /** Release a session and all its streams. Unknown ids are ignored. Idempotent. */
+  release(sessionId: string, reason: ReleaseReason): Promise<void>;
+  /** Snapshot of every live session. */
+  query(): SessionStatus[];
+  /** Subscribe to events; returns an unsubscribe function. */
+  on<K extends keyof MediaEvents>(event: K, fn: (payload: MediaEvents[K]) => void): () => void;
+  /** Release everything and close all sockets. Idempotent. */
+  close(): Promise<void>;
+}
