@@ -1,0 +1,226 @@
+/**
+ * The daemon: wires the objects together from a validated Config, starts them in order, and stops
+ * them in reverse. reload() (SIGHUP, `sipmasq reload`, the OpenWrt hotplug) re-reads the configuration
+ * and re-detects addresses: a new public address is used at once by new registrations and calls; a
+ * changed bind address rebinds the SIP sockets and restarts the media relay.
+ */
+import type { Clock, Timer } from '../common/clock.ts';
+import { errorText, SipmasqError } from '../common/errors.ts';
+import type { Logger } from '../common/logger.ts';
+import { sameAddress } from '../common/net.ts';
+import type { SocketFactory } from '../common/socket-factory.ts';
+import type { MediaControl } from '../rtpproxy/control.ts';
+import { RelayControl } from '../rtpproxy/relay/relay-control.ts';
+import type { Config } from './config.ts';
+import { AddressBook, type Addresses } from './core/address-book.ts';
+import { CallTable } from './core/call-table.ts';
+import { ContactMap } from './core/contact-map.ts';
+import { ContactTokens } from './core/contact-token.ts';
+import { Keepalive } from './core/keepalive.ts';
+import { DnsNextHop } from './core/next-hop.ts';
+import { RegistrationTable } from './core/registration-table.ts';
+import { SipProxy } from './core/sip-proxy.ts';
+import { TransactionMemo } from './core/transaction-memo.ts';
+import { buildStatus, type StatusReport } from './status/status-report.ts';
+import { ControlServer } from './status/control-server.ts';
+import { openStore } from './store/open-store.ts';
+import type { RegistrationStore } from './store/registration-store.ts';
+import { UdpTransport } from './transport/udp-transport.ts';
+
+export interface DaemonEnv {
+  readonly version: string;
+  readonly clock: Clock;
+  readonly sockets: SocketFactory;
+  readonly logger: Logger;
+  /** Resolve interfaces to addresses (injected: tests and the lab give fixed ones). */
+  readonly detect: (config: Config) => Addresses;
+  /** Re-read and validate the configuration (for reload). */
+  readonly loadConfig: () => Config;
+}
+
+export class Daemon {
+  private config: Config;
+  private readonly log: Logger;
+  private addresses!: AddressBook;
+  private store!: RegistrationStore;
+  private registrations!: RegistrationTable;
+  private media!: MediaControl;
+  private transport!: UdpTransport;
+  private proxy!: SipProxy;
+  private keepalive!: Keepalive;
+  private control!: ControlServer;
+  private readonly calls: CallTable;
+  private readonly memo: TransactionMemo;
+  private readonly contacts: ContactMap;
+  private readonly tokens = new ContactTokens();
+  private sweepTimer: Timer | null = null;
+  private readonly startedAt: number;
+  private stopping: Promise<void> | null = null;
+  private readonly warnings: string[] = [];
+
+  constructor(
+    config: Config,
+    private readonly env: DaemonEnv,
+  ) {
+    this.config = config;
+    this.log = env.logger;
+    this.calls = new CallTable(env.clock);
+    this.memo = new TransactionMemo(env.clock);
+    this.contacts = new ContactMap(env.clock);
+    this.startedAt = env.clock.now();
+  }
+
+  async start(): Promise<void> {
+    const { clock, logger } = this.env;
+    this.addresses = new AddressBook(this.env.detect(this.config));
+    this.store = openStore({ path: this.config.storePath, flushIntervalMs: this.config.storeFlushInterval * 1000, clock, logger: logger.child('store') });
+    this.registrations = new RegistrationTable(this.store, clock, logger.child('registrations'));
+    const restored = this.registrations.restore();
+    this.media = this.makeMedia();
+    const self = this;
+    this.proxy = new SipProxy({
+      addresses: this.addresses,
+      transport: { send: (side, data, address, port) => self.transport.send(side, data, address, port) },
+      get control() {
+        return self.media;
+      },
+      registrations: this.registrations,
+      calls: this.calls,
+      contacts: this.contacts,
+      tokens: this.tokens,
+      resolver: new DnsNextHop(clock),
+      memo: this.memo,
+      clock,
+      log: logger.child('proxy'),
+      maxMessageSize: this.config.maxMessageSize,
+    });
+    await this.bindTransport();
+    this.keepalive = new Keepalive(() => this.registrations.registrars(), this.proxy.transportSender(), clock, logger.child('keepalive'));
+    this.keepalive.start(this.config.keepaliveInterval);
+    this.control = new ControlServer(this.config.controlSocket, (cmd) => this.command(cmd), logger.child('control'));
+    try {
+      await this.control.listen();
+    } catch (err) {
+      this.warnings.push(`status socket unavailable: ${errorText(err)}`);
+      this.log.error('status socket unavailable', { error: errorText(err) });
+    }
+    this.sweepTimer = clock.setInterval(() => {
+      this.calls.sweep();
+      this.memo.sweep();
+    }, 10_000);
+    const a = this.addresses.snapshot();
+    this.log.info('started', {
+      version: this.env.version,
+      lan: `${a.lanAddress}:${a.sipPort}`,
+      wan: `${a.wanAddress}:${a.sipPort}`,
+      public: a.publicAddress,
+      lanNetworks: a.lanNetworks.join(','),
+      media: `relay ${this.config.rtpPortMin}-${this.config.rtpPortMax}`,
+      store: this.store.kind,
+      restored,
+    });
+    if (this.store.warning) this.log.error(`STORE IS MEMORY-ONLY: ${this.store.warning}`, { code: 'SMQ_ERR_STORE_UNAVAILABLE' });
+  }
+
+  private makeMedia(): MediaControl {
+    const a = this.addresses;
+    const media = new RelayControl({
+      lanAddress: a.lan,
+      wanAddress: a.wan,
+      publicAddress: () => this.addresses.public,
+      portMin: this.config.rtpPortMin,
+      portMax: this.config.rtpPortMax,
+      idleTimeoutMs: this.config.mediaIdleTimeout * 1000,
+      holdTimeoutMs: this.config.mediaHoldTimeout * 1000,
+      clock: this.env.clock,
+      sockets: this.env.sockets,
+      logger: this.env.logger.child('media'),
+    });
+    media.on('released', ({ sessionId, callId, reason }) => {
+      const entry = this.calls.bySession(sessionId);
+      if (entry) this.proxy.endCall(entry, 'timeout');
+      this.log.info('media session released by the relay', { call: callId, reason });
+    });
+    return media;
+  }
+
+  private async bindTransport(): Promise<void> {
+    const a = this.addresses;
+    const transport = new UdpTransport({
+      lanAddress: a.lan,
+      wanAddress: a.wan,
+      port: a.sipPort,
+      isLanSource: (addr) => this.addresses.isLanSource(addr),
+      sockets: this.env.sockets,
+      logger: this.env.logger.child('transport'),
+    });
+    transport.onDatagram((d) => this.proxy.handle(d));
+    await transport.listen();
+    this.transport = transport;
+  }
+
+  private async command(cmd: string): Promise<unknown> {
+    if (cmd === 'status') return this.status();
+    if (cmd === 'reload') return this.reload();
+    throw new SipmasqError('SMQ_ERR_CONTROL_SOCKET', `unknown command '${cmd}' (status, reload)`);
+  }
+
+  status(): StatusReport {
+    return buildStatus({
+      version: this.env.version,
+      startedAt: this.startedAt,
+      now: this.env.clock.now(),
+      addresses: this.addresses.snapshot(),
+      store: this.store,
+      registrations: this.registrations,
+      calls: this.calls,
+      control: this.media,
+      sipCounters: { ...this.proxy.counters, keepalivesSent: this.keepalive.sent },
+      warnings: this.warnings,
+    });
+  }
+
+  /** Re-read the configuration and addresses; apply what can change without a restart. */
+  async reload(): Promise<{ changed: string[] }> {
+    let next: Config;
+    try {
+      next = this.env.loadConfig();
+    } catch (err) {
+      this.log.error('reload refused, keeping the running configuration', { error: errorText(err) });
+      throw err;
+    }
+    const changed: string[] = [];
+    const before = this.addresses.snapshot();
+    const after = this.env.detect(next);
+    this.config = next;
+    this.env.logger.setLevel(next.logLevel);
+    this.keepalive.start(next.keepaliveInterval);
+    if (this.addresses.update(after)) changed.push('addresses');
+    const rebind = !sameAddress(before.lanAddress, after.lanAddress) || !sameAddress(before.wanAddress, after.wanAddress) || before.sipPort !== after.sipPort;
+    if (rebind) {
+      changed.push('bind');
+      await this.transport.close();
+      await this.bindTransport();
+      const old = this.media;
+      this.media = this.makeMedia();
+      await old.close();
+    }
+    this.log.info('configuration reloaded', { public: after.publicAddress, lan: after.lanAddress, wan: after.wanAddress, changed: changed.join(',') || 'nothing' });
+    return { changed };
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.log.info('stopping');
+      this.sweepTimer?.cancel();
+      this.keepalive?.stop();
+      await this.control?.close();
+      await this.transport?.close();
+      await this.media?.close();
+      this.registrations?.close();
+      this.store?.close();
+      this.log.info('stopped');
+    })();
+    return this.stopping;
+  }
+}
