@@ -28,7 +28,12 @@ export class SipmasqError extends Error {
   readonly code: ErrorCode;
   readonly details: Readonly<Record<string, unknown>>;
 
-  constructor(code: ErrorCode, message?: string, details: Record<string, unknown> = {}, options?: ErrorOptions) {
+  constructor(
+    code: ErrorCode,
+    message?: string,
+    details: Record<string, unknown> = {},
+    options?: ErrorOptions,
+  ) {
     super(message ? `${ErrorCatalogue[code]}: ${message}` : ErrorCatalogue[code], options);
     this.name = 'SipmasqError';
     this.code = code;

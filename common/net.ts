@@ -51,7 +51,12 @@ export function parseCidr(text: string): Cidr | null {
   const family: Family = bytes.length === 4 ? 4 : 6;
   const max = family === 4 ? 32 : 128;
   const prefix = prefixText === undefined ? max : Number(prefixText);
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max || (prefixText !== undefined && !/^\d+$/.test(prefixText)))
+  if (
+    !Number.isInteger(prefix) ||
+    prefix < 0 ||
+    prefix > max ||
+    (prefixText !== undefined && !/^\d+$/.test(prefixText))
+  )
     return null;
   return { family, bytes, prefix, text: `${addr}/${prefix}` };
 }

@@ -27,11 +27,15 @@ export function parseCli(argv: readonly string[]): CliArgs {
   const byFlag = new Map(OPTIONS.filter((o) => o.flag).map((o) => [o.flag!, o.key]));
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const [flag, inline] =
+      arg.startsWith('--') && arg.includes('=')
+        ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+        : [arg, undefined];
     const value = () => {
       if (inline !== undefined) return inline;
       const v = argv[++i];
-      if (v === undefined) throw new SipmasqError('SMQ_ERR_CONFIG_INVALID', `flag ${flag} needs a value`, { option: flag });
+      if (v === undefined)
+        throw new SipmasqError('SMQ_ERR_CONFIG_INVALID', `flag ${flag} needs a value`, { option: flag });
       return v;
     };
     if (i === 0 && (COMMANDS as readonly string[]).includes(arg)) command = arg as Command;
@@ -41,7 +45,10 @@ export function parseCli(argv: readonly string[]): CliArgs {
     else if (flag === '--json') json = true;
     else if (flag === '--modes') overrides.modes = value();
     else if (byFlag.has(flag)) overrides[byFlag.get(flag)!] = value();
-    else throw new SipmasqError('SMQ_ERR_CONFIG_INVALID', `unknown argument '${arg}' (see --help)`, { option: arg });
+    else
+      throw new SipmasqError('SMQ_ERR_CONFIG_INVALID', `unknown argument '${arg}' (see --help)`, {
+        option: arg,
+      });
   }
   return { command, configPath, overrides, json };
 }
@@ -54,12 +61,18 @@ export function readRawConfig(args: CliArgs): Record<string, unknown> {
     try {
       text = readFileSync(args.configPath, 'utf8');
     } catch (err) {
-      throw new SipmasqError('SMQ_ERR_CONFIG_READ', `${args.configPath}: ${(err as Error).message}`, { path: args.configPath });
+      throw new SipmasqError('SMQ_ERR_CONFIG_READ', `${args.configPath}: ${(err as Error).message}`, {
+        path: args.configPath,
+      });
     }
     try {
       fromFile = JSON.parse(text) as Record<string, unknown>;
     } catch (err) {
-      throw new SipmasqError('SMQ_ERR_CONFIG_READ', `${args.configPath} is not valid JSON: ${(err as Error).message}`, { path: args.configPath });
+      throw new SipmasqError(
+        'SMQ_ERR_CONFIG_READ',
+        `${args.configPath} is not valid JSON: ${(err as Error).message}`,
+        { path: args.configPath },
+      );
     }
     if (typeof fromFile !== 'object' || fromFile === null || Array.isArray(fromFile))
       throw new SipmasqError('SMQ_ERR_CONFIG_READ', `${args.configPath} must hold a JSON object`);
@@ -69,7 +82,11 @@ export function readRawConfig(args: CliArgs): Record<string, unknown> {
 
 export function helpText(version: string): string {
   const opts = OPTIONS.map((o) => {
-    const def = Array.isArray(o.def) ? (o.def as unknown[]).join(',') || '(auto)' : o.def === null ? '(auto)' : String(o.def);
+    const def = Array.isArray(o.def)
+      ? (o.def as unknown[]).join(',') || '(auto)'
+      : o.def === null
+        ? '(auto)'
+        : String(o.def);
     const name = o.flag ? `${o.flag} <v>` : `(file) ${o.key}`;
     return `  ${name.padEnd(28)} ${o.doc} [${o.key}, default ${def}]`;
   });

@@ -89,12 +89,41 @@ export const DEFAULTS: Config = Object.freeze({
 
 export const OPTIONS: readonly OptionSpec[] = [
   { key: 'modes', doc: 'modes to run: outbound, transparent (list)', def: DEFAULTS.modes },
-  { key: 'lanInterface', flag: '--lan-interface', doc: 'LAN device the phones talk to', def: DEFAULTS.lanInterface },
-  { key: 'lanAddress', flag: '--lan-address', doc: 'LAN address to listen on (default: from lanInterface)', def: null },
-  { key: 'lanNetworks', doc: 'CIDRs allowed to use the proxy (default: lanInterface subnets)', def: DEFAULTS.lanNetworks },
-  { key: 'wanInterface', flag: '--wan-interface', doc: 'WAN device (default: default-route device)', def: null },
-  { key: 'wanAddress', flag: '--wan-address', doc: 'WAN address to bind (default: from wanInterface)', def: null },
-  { key: 'publicAddress', flag: '--public-address', doc: 'public address for SIP/SDP (default: wanAddress)', def: null },
+  {
+    key: 'lanInterface',
+    flag: '--lan-interface',
+    doc: 'LAN device the phones talk to',
+    def: DEFAULTS.lanInterface,
+  },
+  {
+    key: 'lanAddress',
+    flag: '--lan-address',
+    doc: 'LAN address to listen on (default: from lanInterface)',
+    def: null,
+  },
+  {
+    key: 'lanNetworks',
+    doc: 'CIDRs allowed to use the proxy (default: lanInterface subnets)',
+    def: DEFAULTS.lanNetworks,
+  },
+  {
+    key: 'wanInterface',
+    flag: '--wan-interface',
+    doc: 'WAN device (default: default-route device)',
+    def: null,
+  },
+  {
+    key: 'wanAddress',
+    flag: '--wan-address',
+    doc: 'WAN address to bind (default: from wanInterface)',
+    def: null,
+  },
+  {
+    key: 'publicAddress',
+    flag: '--public-address',
+    doc: 'public address for SIP/SDP (default: wanAddress)',
+    def: null,
+  },
   { key: 'sipPort', flag: '--sip-port', doc: 'SIP UDP port on LAN and WAN', def: DEFAULTS.sipPort },
   { key: 'rtpPortMin', flag: '--rtp-port-min', doc: 'lowest media port', def: DEFAULTS.rtpPortMin },
   { key: 'rtpPortMax', flag: '--rtp-port-max', doc: 'highest media port', def: DEFAULTS.rtpPortMax },
@@ -104,9 +133,23 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'keepaliveInterval', doc: 'seconds between keep-alives to registrars (0: off)', def: 20 },
   { key: 'firewall', flag: '--firewall', doc: 'auto, nftables, iptables or none', def: DEFAULTS.firewall },
   { key: 'sipHelper', doc: 'kernel SIP helper policy: disable or warn', def: DEFAULTS.sipHelper },
-  { key: 'storePath', flag: '--store', doc: "registration database file ('' = memory only)", def: DEFAULTS.storePath },
-  { key: 'storeFlushInterval', doc: 'seconds between batched store writes', def: DEFAULTS.storeFlushInterval },
-  { key: 'controlSocket', flag: '--control-socket', doc: 'unix socket for status', def: DEFAULTS.controlSocket },
+  {
+    key: 'storePath',
+    flag: '--store',
+    doc: "registration database file ('' = memory only)",
+    def: DEFAULTS.storePath,
+  },
+  {
+    key: 'storeFlushInterval',
+    doc: 'seconds between batched store writes',
+    def: DEFAULTS.storeFlushInterval,
+  },
+  {
+    key: 'controlSocket',
+    flag: '--control-socket',
+    doc: 'unix socket for status',
+    def: DEFAULTS.controlSocket,
+  },
   { key: 'logLevel', flag: '--log-level', doc: 'debug, info, warn or error', def: DEFAULTS.logLevel },
   { key: 'maxMessageSize', doc: 'largest SIP message accepted (bytes)', def: DEFAULTS.maxMessageSize },
 ];
@@ -142,11 +185,17 @@ function device(raw: Record<string, unknown>, key: string, def: string | null): 
 function address(raw: Record<string, unknown>, key: string): string | null {
   const v = raw[key];
   if (v === undefined || v === null || v === '') return null;
-  if (typeof v !== 'string' || ipFamily(v) === null) throw invalid(key, `must be an IP address, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'string' || ipFamily(v) === null)
+    throw invalid(key, `must be an IP address, got ${JSON.stringify(v)}`);
   return v;
 }
 
-function oneOf<T extends string>(raw: Record<string, unknown>, key: string, allowed: readonly T[], def: T): T {
+function oneOf<T extends string>(
+  raw: Record<string, unknown>,
+  key: string,
+  allowed: readonly T[],
+  def: T,
+): T {
   const v = raw[key];
   if (v === undefined) return def;
   if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v))
@@ -176,22 +225,32 @@ export function validateConfig(input: unknown): Config {
 
   const modes = list(raw, 'modes') ?? [...DEFAULTS.modes];
   if (modes.length === 0) throw invalid('modes', 'must name at least one mode');
-  for (const m of modes) if (m !== 'outbound' && m !== 'transparent') throw invalid('modes', `has unknown mode ${JSON.stringify(m)}`);
+  for (const m of modes)
+    if (m !== 'outbound' && m !== 'transparent')
+      throw invalid('modes', `has unknown mode ${JSON.stringify(m)}`);
 
   const lanNetworks = list(raw, 'lanNetworks') ?? [];
-  for (const n of lanNetworks) if (!parseCidr(n)) throw invalid('lanNetworks', `has an invalid CIDR ${JSON.stringify(n)}`);
+  for (const n of lanNetworks)
+    if (!parseCidr(n)) throw invalid('lanNetworks', `has an invalid CIDR ${JSON.stringify(n)}`);
 
   const rtpPortMin = int(raw, 'rtpPortMin', 1024, 65534, DEFAULTS.rtpPortMin);
   const rtpPortMax = int(raw, 'rtpPortMax', 1025, 65535, DEFAULTS.rtpPortMax);
-  if (rtpPortMax - rtpPortMin < 3) throw invalid('rtpPortMax', `must be at least rtpPortMin + 3 (room for two port pairs)`);
+  if (rtpPortMax - rtpPortMin < 3)
+    throw invalid('rtpPortMax', `must be at least rtpPortMin + 3 (room for two port pairs)`);
 
   const logLevel = str(raw, 'logLevel', DEFAULTS.logLevel);
-  if (!isLogLevel(logLevel)) throw invalid('logLevel', `must be one of debug, info, warn, error, got ${JSON.stringify(logLevel)}`);
+  if (!isLogLevel(logLevel))
+    throw invalid('logLevel', `must be one of debug, info, warn, error, got ${JSON.stringify(logLevel)}`);
 
   const controlSocket = str(raw, 'controlSocket', DEFAULTS.controlSocket);
   if (!controlSocket.startsWith('/')) throw invalid('controlSocket', 'must be an absolute path');
   const storePath = str(raw, 'storePath', DEFAULTS.storePath);
-  if (storePath !== '' && storePath !== ':memory:' && !storePath.startsWith('/') && !storePath.startsWith('./'))
+  if (
+    storePath !== '' &&
+    storePath !== ':memory:' &&
+    !storePath.startsWith('/') &&
+    !storePath.startsWith('./')
+  )
     throw invalid('storePath', "must be an absolute path, './file', or '' for memory-only");
 
   const config: Config = {

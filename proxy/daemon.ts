@@ -21,8 +21,8 @@ import { DnsNextHop } from './core/next-hop.ts';
 import { RegistrationTable } from './core/registration-table.ts';
 import { SipProxy } from './core/sip-proxy.ts';
 import { TransactionMemo } from './core/transaction-memo.ts';
-import { buildStatus, type StatusReport } from './status/status-report.ts';
 import { ControlServer } from './status/control-server.ts';
+import { buildStatus, type StatusReport } from './status/status-report.ts';
 import { openStore } from './store/open-store.ts';
 import type { RegistrationStore } from './store/registration-store.ts';
 import { UdpTransport } from './transport/udp-transport.ts';
@@ -73,7 +73,12 @@ export class Daemon {
   async start(): Promise<void> {
     const { clock, logger } = this.env;
     this.addresses = new AddressBook(this.env.detect(this.config));
-    this.store = openStore({ path: this.config.storePath, flushIntervalMs: this.config.storeFlushInterval * 1000, clock, logger: logger.child('store') });
+    this.store = openStore({
+      path: this.config.storePath,
+      flushIntervalMs: this.config.storeFlushInterval * 1000,
+      clock,
+      logger: logger.child('store'),
+    });
     this.registrations = new RegistrationTable(this.store, clock, logger.child('registrations'));
     const restored = this.registrations.restore();
     this.media = this.makeMedia();
@@ -95,9 +100,18 @@ export class Daemon {
       maxMessageSize: this.config.maxMessageSize,
     });
     await this.bindTransport();
-    this.keepalive = new Keepalive(() => this.registrations.registrars(), this.proxy.transportSender(), clock, logger.child('keepalive'));
+    this.keepalive = new Keepalive(
+      () => this.registrations.registrars(),
+      this.proxy.transportSender(),
+      clock,
+      logger.child('keepalive'),
+    );
     this.keepalive.start(this.config.keepaliveInterval);
-    this.control = new ControlServer(this.config.controlSocket, (cmd) => this.command(cmd), logger.child('control'));
+    this.control = new ControlServer(
+      this.config.controlSocket,
+      (cmd) => this.command(cmd),
+      logger.child('control'),
+    );
     try {
       await this.control.listen();
     } catch (err) {
@@ -119,7 +133,8 @@ export class Daemon {
       store: this.store.kind,
       restored,
     });
-    if (this.store.warning) this.log.error(`STORE IS MEMORY-ONLY: ${this.store.warning}`, { code: 'SMQ_ERR_STORE_UNAVAILABLE' });
+    if (this.store.warning)
+      this.log.error(`STORE IS MEMORY-ONLY: ${this.store.warning}`, { code: 'SMQ_ERR_STORE_UNAVAILABLE' });
   }
 
   private makeMedia(): MediaControl {
@@ -196,7 +211,10 @@ export class Daemon {
     this.env.logger.setLevel(next.logLevel);
     this.keepalive.start(next.keepaliveInterval);
     if (this.addresses.update(after)) changed.push('addresses');
-    const rebind = !sameAddress(before.lanAddress, after.lanAddress) || !sameAddress(before.wanAddress, after.wanAddress) || before.sipPort !== after.sipPort;
+    const rebind =
+      !sameAddress(before.lanAddress, after.lanAddress) ||
+      !sameAddress(before.wanAddress, after.wanAddress) ||
+      before.sipPort !== after.sipPort;
     if (rebind) {
       changed.push('bind');
       await this.transport.close();
@@ -205,7 +223,12 @@ export class Daemon {
       this.media = this.makeMedia();
       await old.close();
     }
-    this.log.info('configuration reloaded', { public: after.publicAddress, lan: after.lanAddress, wan: after.wanAddress, changed: changed.join(',') || 'nothing' });
+    this.log.info('configuration reloaded', {
+      public: after.publicAddress,
+      lan: after.lanAddress,
+      wan: after.wanAddress,
+      changed: changed.join(',') || 'nothing',
+    });
     return { changed };
   }
 

@@ -35,7 +35,8 @@ async function main(argv: string[]): Promise<number> {
   }
   if (args.command === 'status' || args.command === 'reload') {
     const result = await controlRequest(config.controlSocket, args.command);
-    if (args.command === 'status' && !args.json) process.stdout.write(`${formatStatus(result as StatusReport)}\n`);
+    if (args.command === 'status' && !args.json)
+      process.stdout.write(`${formatStatus(result as StatusReport)}\n`);
     else process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     return 0;
   }
@@ -67,7 +68,10 @@ async function main(argv: string[]): Promise<number> {
     });
   });
   process.on('uncaughtException', (err) => {
-    logger.error('uncaught exception (bug): continuing', { error: errorText(err), stack: err.stack?.split('\n')[1]?.trim() });
+    logger.error('uncaught exception (bug): continuing', {
+      error: errorText(err),
+      stack: err.stack?.split('\n')[1]?.trim(),
+    });
   });
   process.on('unhandledRejection', (err) => {
     logger.error('unhandled rejection (bug): continuing', { error: errorText(err) });
@@ -81,8 +85,11 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code);
   },
   (err: unknown) => {
-    const option = isSipmasqError(err) && typeof err.details.option === 'string' ? ` (option ${err.details.option})` : '';
+    const option =
+      isSipmasqError(err) && typeof err.details.option === 'string' ? ` (option ${err.details.option})` : '';
     process.stderr.write(`sipmasq: ${errorText(err)}${option}\n`);
-    process.exit(isSipmasqError(err, 'SMQ_ERR_CONFIG_INVALID') || isSipmasqError(err, 'SMQ_ERR_CONFIG_READ') ? 2 : 1);
+    process.exit(
+      isSipmasqError(err, 'SMQ_ERR_CONFIG_INVALID') || isSipmasqError(err, 'SMQ_ERR_CONFIG_READ') ? 2 : 1,
+    );
   },
 );

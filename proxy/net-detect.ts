@@ -35,10 +35,14 @@ export const systemInterfaces: InterfaceSource = {
 
 function ipv4Of(src: InterfaceSource, device: string, option: string) {
   const list = src.interfaces()[device];
-  if (!list) throw new SipmasqError('SMQ_ERR_INTERFACE', `${option}: device '${device}' does not exist`, { option });
+  if (!list)
+    throw new SipmasqError('SMQ_ERR_INTERFACE', `${option}: device '${device}' does not exist`, { option });
   const v4 = list.filter((a) => a.family === 'IPv4' && !a.internal);
   const first = v4[0] ?? list.find((a) => a.family === 'IPv4');
-  if (!first) throw new SipmasqError('SMQ_ERR_INTERFACE', `${option}: device '${device}' has no IPv4 address`, { option });
+  if (!first)
+    throw new SipmasqError('SMQ_ERR_INTERFACE', `${option}: device '${device}' has no IPv4 address`, {
+      option,
+    });
   return { first, all: v4.length ? v4 : [first] };
 }
 
@@ -54,9 +58,13 @@ export function detectAddresses(config: Config, src: InterfaceSource = systemInt
   if (!wanAddress) {
     const dev = config.wanInterface ?? src.defaultRouteDevice();
     if (!dev)
-      throw new SipmasqError('SMQ_ERR_INTERFACE', 'wanInterface: not set and there is no IPv4 default route', {
-        option: 'wanInterface',
-      });
+      throw new SipmasqError(
+        'SMQ_ERR_INTERFACE',
+        'wanInterface: not set and there is no IPv4 default route',
+        {
+          option: 'wanInterface',
+        },
+      );
     wanAddress = ipv4Of(src, dev, 'wanInterface').first.address;
   }
   return {

@@ -7,7 +7,8 @@ import { build } from 'esbuild';
 
 const root = new URL('..', import.meta.url).pathname;
 const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8'));
-if (process.argv.includes('--check')) execFileSync(`${root}node_modules/.bin/tsc`, ['--noEmit'], { cwd: root, stdio: 'inherit' });
+if (process.argv.includes('--check'))
+  execFileSync(`${root}node_modules/.bin/tsc`, ['--noEmit'], { cwd: root, stdio: 'inherit' });
 
 await build({
   entryPoints: [`${root}proxy/main.ts`],

@@ -39,7 +39,14 @@ for (const suite of chosen) {
   const concurrency = suite === 'e2e' ? '1' : '2';
   const res = spawnSync(
     process.execPath,
-    ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files.map((f) => relative(root, f))],
+    [
+      '--import',
+      'tsx',
+      '--test',
+      `--test-concurrency=${concurrency}`,
+      '--test-reporter=spec',
+      ...files.map((f) => relative(root, f)),
+    ],
     { cwd: root, stdio: 'inherit', env: { ...process.env, SIPMASQ_TEST: '1' } },
   );
   if (res.status !== 0) failed = true;

@@ -63,6 +63,8 @@ export class AddressBook {
     const h = stripBrackets(host);
     const p = port ?? 5060;
     if (p !== this.current.sipPort) return false;
-    return [this.current.lanAddress, this.current.wanAddress, this.current.publicAddress].some((a) => sameAddress(a, h));
+    return [this.current.lanAddress, this.current.wanAddress, this.current.publicAddress].some((a) =>
+      sameAddress(a, h),
+    );
   }
 }

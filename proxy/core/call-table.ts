@@ -69,7 +69,9 @@ export class CallTable {
 
   /** The entry for an initial INVITE from the WAN toward one phone (`target` tells forks apart). */
   incoming(callId: string, fromTag: string, target: string, phone: PhoneTarget): CallEntry {
-    const found = this.entries(callId).find((e) => e.direction === 'incoming' && e.wanTag === fromTag && e.target === target);
+    const found = this.entries(callId).find(
+      (e) => e.direction === 'incoming' && e.wanTag === fromTag && e.target === target,
+    );
     if (found) return this.touch(found);
     return this.add({
       sessionId: sessionIdOf(callId, fromTag, target, 'in'),
@@ -96,7 +98,9 @@ export class CallTable {
     const full = list.find((e) => tags.includes(e.lanTag ?? '\0') && tags.includes(e.wanTag ?? '\0'));
     if (full) return full;
     return list.find(
-      (e) => (e.lanTag === undefined && e.wanTag && tags.includes(e.wanTag)) || (e.wanTag === undefined && e.lanTag && tags.includes(e.lanTag)),
+      (e) =>
+        (e.lanTag === undefined && e.wanTag && tags.includes(e.wanTag)) ||
+        (e.wanTag === undefined && e.lanTag && tags.includes(e.lanTag)),
     );
   }
 

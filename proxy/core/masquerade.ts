@@ -20,7 +20,9 @@ export function normalizeAor(value: string | undefined): string | null {
   if (!uri) return null;
   const host = uri.host.toLowerCase();
   const port = uri.port !== undefined ? `:${uri.port}` : '';
-  return uri.user !== undefined ? `${uri.scheme}:${uri.user}@${formatHostPort(host)}${port}` : `${uri.scheme}:${formatHostPort(host)}${port}`;
+  return uri.user !== undefined
+    ? `${uri.scheme}:${uri.user}@${formatHostPort(host)}${port}`
+    : `${uri.scheme}:${formatHostPort(host)}${port}`;
 }
 
 export interface ContactRewrite {
@@ -109,7 +111,8 @@ export function processRoutes(req: SipRequest, isSelf: IsSelf): void {
     if (!uri || !isSelf(uri.host, uri.port)) break;
     removed++;
   }
-  if (removed > 0 || routes.length !== getHeaderValues(req, 'route').length) setHeaderValues(req, 'route', routes.slice(removed));
+  if (removed > 0 || routes.length !== getHeaderValues(req, 'route').length)
+    setHeaderValues(req, 'route', routes.slice(removed));
 }
 
 /** The URI of the first remaining Route, or null. */
@@ -124,7 +127,11 @@ export function topRoute(req: SipRequest): SipUri | null {
  * top, the one facing where the request came from under it, so each side's route set names an address
  * it can reach.
  */
-export function recordRoute(req: SipRequest, inbound: { host: string; port: number }, outbound: { host: string; port: number }): void {
+export function recordRoute(
+  req: SipRequest,
+  inbound: { host: string; port: number },
+  outbound: { host: string; port: number },
+): void {
   prependHeader(req, 'record-route', `<sip:${formatHostPort(inbound.host, inbound.port)};lr>`);
   prependHeader(req, 'record-route', `<sip:${formatHostPort(outbound.host, outbound.port)};lr>`);
 }

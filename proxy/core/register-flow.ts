@@ -34,9 +34,14 @@ export class RegisterFlow {
     const aor = normalizeAor(getHeader(req, 'to'));
     if (!aor) return null;
     const star = getHeaderValues(req, 'contact').some((v) => parseNameAddr(v)?.star);
-    const contacts = masqueradeContacts(req, this.addresses.public, this.addresses.sipPort, (contactUri, uri) => {
-      return this.table.find(aor, contactUri)?.token ?? this.tokens.userFor(aor, contactUri, uri.user);
-    });
+    const contacts = masqueradeContacts(
+      req,
+      this.addresses.public,
+      this.addresses.sipPort,
+      (contactUri, uri) => {
+        return this.table.find(aor, contactUri)?.token ?? this.tokens.userFor(aor, contactUri, uri.user);
+      },
+    );
     return {
       aor,
       callId,
@@ -52,12 +57,16 @@ export class RegisterFlow {
   /** The registrar answered: update the table on 2xx and give the phone its own Contacts back. */
   inbound(resp: SipResponse, pending: PendingRegister, now: number): void {
     if (resp.status >= 200 && resp.status < 300) this.apply(resp, pending, now);
-    unmasqueradeContacts(resp, (user) => pending.contacts.find((c) => c.user === user)?.contact ?? this.table.get(user)?.contact);
+    unmasqueradeContacts(
+      resp,
+      (user) => pending.contacts.find((c) => c.user === user)?.contact ?? this.table.get(user)?.contact,
+    );
   }
 
   private apply(resp: SipResponse, pending: PendingRegister, now: number): void {
     if (pending.star) {
-      for (const rec of this.table.byAor(pending.aor)) this.table.remove(rec.token, 'unregistered all (Contact: *)');
+      for (const rec of this.table.byAor(pending.aor))
+        this.table.remove(rec.token, 'unregistered all (Contact: *)');
       return;
     }
     const granted = new Map<string, number>();
@@ -74,7 +83,8 @@ export class RegisterFlow {
       let expires = granted.get(c.user);
       // A registrar that lists no Contact at all in its 2xx: believe the request (RFC 3261 §10.3 says it
       // SHOULD list them all, not every one does).
-      if (expires === undefined && values.length === 0) expires = c.expires ?? pending.expiresHeader ?? DEFAULT_EXPIRES;
+      if (expires === undefined && values.length === 0)
+        expires = c.expires ?? pending.expiresHeader ?? DEFAULT_EXPIRES;
       if (!expires) {
         this.table.remove(c.user, 'expires 0 or not in the registrar answer');
         continue;

@@ -70,7 +70,8 @@ export class RegistrationTable {
     const before = this.byToken.get(rec.token);
     this.byToken.set(rec.token, rec);
     this.store.put(rec);
-    if (!before) this.log.info('registered', { aor: rec.aor, contact: rec.contact, token: rec.token, call: rec.callId });
+    if (!before)
+      this.log.info('registered', { aor: rec.aor, contact: rec.contact, token: rec.token, call: rec.callId });
   }
 
   remove(token: string, why: string): void {

@@ -5,12 +5,13 @@
  * a dialog it was given a masqueraded Contact for; anything else is refused, never forwarded — sipmasq
  * is not an open relay.
  */
+
+import type { Side } from '../../rtpproxy/control.ts';
 import { getHeader } from '../sip/header-list.ts';
 import type { SipRequest } from '../sip/message.ts';
 import { getTag, parseNameAddr } from '../sip/name-addr.ts';
 import { getParam } from '../sip/params.ts';
 import { parseUri } from '../sip/uri.ts';
-import type { Side } from '../../rtpproxy/control.ts';
 import type { ContactMap } from './contact-map.ts';
 import { type IsSelf, normalizeAor, topRoute } from './masquerade.ts';
 import type { RegistrationTable } from './registration-table.ts';
@@ -69,7 +70,14 @@ export function decide(req: SipRequest, side: Side, deps: DecisionDeps): Decisio
   // The provider addressed an AOR (its own domain) but sent it to us: route by the registration.
   const aor = normalizeAor(req.uri);
   const match = ruri.user ? deps.registrations.byUser(ruri.user).find((r) => r.aor === aor) : undefined;
-  if (match) return { kind: 'to-phone', user: match.token, contact: match.contact, addr: match.phoneAddr, port: match.phonePort };
+  if (match)
+    return {
+      kind: 'to-phone',
+      user: match.token,
+      contact: match.contact,
+      addr: match.phoneAddr,
+      port: match.phonePort,
+    };
   return { kind: 'respond', status: 403, reason: 'Relaying Denied' };
 }
 
@@ -88,9 +96,16 @@ function toPhone(req: SipRequest, user: string, deps: DecisionDeps): Decision {
   // Providers that route by the number or the AOR user instead of the Contact we gave them.
   const toAddr = parseNameAddr(getHeader(req, 'to') ?? '');
   const toUser = toAddr ? parseUri(toAddr.uri)?.user : undefined;
-  const fallback = deps.registrations.byUser(user)[0] ?? (toUser ? deps.registrations.byUser(toUser)[0] : undefined);
+  const fallback =
+    deps.registrations.byUser(user)[0] ?? (toUser ? deps.registrations.byUser(toUser)[0] : undefined);
   if (fallback) {
-    return { kind: 'to-phone', user: fallback.token, contact: fallback.contact, addr: fallback.phoneAddr, port: fallback.phonePort };
+    return {
+      kind: 'to-phone',
+      user: fallback.token,
+      contact: fallback.contact,
+      addr: fallback.phoneAddr,
+      port: fallback.phonePort,
+    };
   }
   if (inDialog) return { kind: 'respond', status: 481, reason: 'Call/Transaction Does Not Exist' };
   return { kind: 'respond', status: 404, reason: 'Not Found' };

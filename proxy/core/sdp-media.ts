@@ -11,7 +11,11 @@ import { parseSdp, toStreamRequests } from '../sdp/sdp-info.ts';
 import { getHeader } from '../sip/header-list.ts';
 import type { SipMessage } from '../sip/message.ts';
 
-export type SdpOutcome = { kind: 'none' } | { kind: 'rewritten' } | { kind: 'bad-sdp'; reason: string } | { kind: 'media-failed'; reason: string };
+export type SdpOutcome =
+  | { kind: 'none' }
+  | { kind: 'rewritten' }
+  | { kind: 'bad-sdp'; reason: string }
+  | { kind: 'media-failed'; reason: string };
 
 /** True when the message carries an SDP body (RFC 3261 §20.15 Content-Type; a missing one with a body is not assumed SDP). */
 export function hasSdp(msg: SipMessage): boolean {
@@ -49,7 +53,11 @@ export async function applySdp(
       }),
       'utf8',
     );
-    log.debug('SDP rewritten', { call: session.callId, from, streams: grants.map((g) => `${g.addr}:${g.port}`).join(',') });
+    log.debug('SDP rewritten', {
+      call: session.callId,
+      from,
+      streams: grants.map((g) => `${g.addr}:${g.port}`).join(','),
+    });
     return { kind: 'rewritten' };
   } catch (err) {
     log.error('media allocation failed', { call: session.callId, error: errorText(err) });

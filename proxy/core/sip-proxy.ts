@@ -72,7 +72,10 @@ export class SipProxy {
       this.dispatch(dg);
     } catch (err) {
       this.counters.dropped++;
-      this.d.log.error('internal error, message dropped', { from: `${dg.address}:${dg.port}`, error: errorText(err) });
+      this.d.log.error('internal error, message dropped', {
+        from: `${dg.address}:${dg.port}`,
+        error: errorText(err),
+      });
     }
   }
 
@@ -83,11 +86,19 @@ export class SipProxy {
       if (e.reason === 'keepalive') return;
       this.counters.parseErrors++;
       if (e.partial && e.status > 0 && e.partial.method !== 'ACK') {
-        this.d.log.info('bad request answered', { status: e.status, reason: e.reason, from: `${dg.address}:${dg.port}` });
+        this.d.log.info('bad request answered', {
+          status: e.status,
+          reason: e.reason,
+          from: `${dg.address}:${dg.port}`,
+        });
         this.reply(e.partial, dg, e.status, e.reason.slice(0, 100));
       } else {
         this.counters.dropped++;
-        this.d.log.debug('unparsable datagram dropped', { reason: e.reason, from: `${dg.address}:${dg.port}`, code: e.code });
+        this.d.log.debug('unparsable datagram dropped', {
+          reason: e.reason,
+          from: `${dg.address}:${dg.port}`,
+          code: e.code,
+        });
       }
       return;
     }
@@ -95,7 +106,10 @@ export class SipProxy {
     const task = msg.type === 'request' ? this.onRequest(msg, dg) : this.onResponse(msg, dg);
     task.catch((err: unknown) => {
       this.counters.dropped++;
-      this.d.log.error('internal error while forwarding', { call: getHeader(msg, 'call-id'), error: errorText(err) });
+      this.d.log.error('internal error while forwarding', {
+        call: getHeader(msg, 'call-id'),
+        error: errorText(err),
+      });
     });
   }
 
@@ -104,7 +118,12 @@ export class SipProxy {
   private reply(req: SipRequest, dg: Datagram, status: number, reason?: string): void {
     if (req.method === 'ACK') return;
     const resp = createResponse(req, status, reason ? { reason } : {});
-    if (status === 200 && req.method === 'OPTIONS') setHeader(resp, 'allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, MESSAGE, SUBSCRIBE, NOTIFY, REFER');
+    if (status === 200 && req.method === 'OPTIONS')
+      setHeader(
+        resp,
+        'allow',
+        'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, MESSAGE, SUBSCRIBE, NOTIFY, REFER',
+      );
     this.counters.answered++;
     this.d.transport.send(dg.side, serializeMessage(resp), dg.address, dg.port);
   }
@@ -135,7 +154,14 @@ export class SipProxy {
       knownCall: (id) => this.d.calls.hasCallId(id),
     });
     if (decision.kind === 'respond') {
-      if (dg.side === 'wan' && decision.status >= 400) log.info('request from the WAN refused', { call: callId, method: req.method, uri: req.uri, status: decision.status, from: dg.address });
+      if (dg.side === 'wan' && decision.status >= 400)
+        log.info('request from the WAN refused', {
+          call: callId,
+          method: req.method,
+          uri: req.uri,
+          status: decision.status,
+          from: dg.address,
+        });
       return this.reply(req, dg, decision.status, decision.reason);
     }
     if (decision.kind === 'to-wan') return this.toWan(req, dg, callId, decision.host, decision.port);
@@ -143,7 +169,13 @@ export class SipProxy {
   }
 
   /** A request from a phone, out to the internet. */
-  private async toWan(req: SipRequest, dg: Datagram, callId: string, host: string, port: number | undefined): Promise<void> {
+  private async toWan(
+    req: SipRequest,
+    dg: Datagram,
+    callId: string,
+    host: string,
+    port: number | undefined,
+  ): Promise<void> {
     const a = this.d.addresses;
     const branch = branchFor(req, 'lan');
     pushVia(req, a.public, a.sipPort, branch);
@@ -154,7 +186,8 @@ export class SipProxy {
     } else {
       const aor = normalizeAor(getHeader(req, 'from')) ?? '';
       this.masquerade(req, aor, dg);
-      if (req.method !== 'CANCEL' && req.method !== 'ACK') recordRoute(req, { host: a.lan, port: a.sipPort }, { host: a.public, port: a.sipPort });
+      if (req.method !== 'CANCEL' && req.method !== 'ACK')
+        recordRoute(req, { host: a.lan, port: a.sipPort }, { host: a.public, port: a.sipPort });
     }
     const entry = this.callFor(req, callId, 'lan', dg, '');
     if (entry && SDP_METHODS.has(req.method) && hasSdp(req)) {
@@ -170,8 +203,18 @@ export class SipProxy {
     }
     if (!target) return this.reply(req, dg, 503, 'Next Hop Unresolvable');
     if (pending) pending.registrar = `${target.address}:${target.port}`;
-    this.d.memo.set(branch, { method: req.method, callId, sessionId: entry?.sessionId ?? null, register: pending, phoneAor: null });
-    this.d.log.debug('forward to WAN', { call: callId, method: req.method, to: `${target.address}:${target.port}` });
+    this.d.memo.set(branch, {
+      method: req.method,
+      callId,
+      sessionId: entry?.sessionId ?? null,
+      register: pending,
+      phoneAor: null,
+    });
+    this.d.log.debug('forward to WAN', {
+      call: callId,
+      method: req.method,
+      to: `${target.address}:${target.port}`,
+    });
     this.counters.forwarded++;
     this.d.transport.send('wan', serializeMessage(req), target.address, target.port);
   }
@@ -197,7 +240,13 @@ export class SipProxy {
       if (outcome.kind === 'bad-sdp') return this.reply(req, dg, 488, 'Not Acceptable Here');
     }
     const phoneAor = normalizeAor(getHeader(req, 'to'));
-    this.d.memo.set(branch, { method: req.method, callId, sessionId: entry?.sessionId ?? null, register: null, phoneAor });
+    this.d.memo.set(branch, {
+      method: req.method,
+      callId,
+      sessionId: entry?.sessionId ?? null,
+      register: null,
+      phoneAor,
+    });
     this.d.log.debug('forward to phone', { call: callId, method: req.method, to: `${t.addr}:${t.port}` });
     this.counters.forwarded++;
     this.d.transport.send('lan', serializeMessage(req), t.addr, t.port);
@@ -207,7 +256,13 @@ export class SipProxy {
    * The call entry a request belongs to, created for an initial INVITE; CANCEL and BYE end it and
    * release its media (RFC 3261 §9, §15).
    */
-  private callFor(req: SipRequest, callId: string, from: Side, phone: { address: string; port: number }, target: string): CallEntry | undefined {
+  private callFor(
+    req: SipRequest,
+    callId: string,
+    from: Side,
+    phone: { address: string; port: number },
+    target: string,
+  ): CallEntry | undefined {
     const calls = this.d.calls;
     const fromTag = getTag(getHeader(req, 'from') ?? '') ?? '';
     const toTag = getTag(getHeader(req, 'to') ?? '');
@@ -215,7 +270,8 @@ export class SipProxy {
     if (toTag !== undefined) entry = calls.find(callId, fromTag, toTag);
     else if (req.method === 'INVITE') {
       const p = { addr: phone.address, port: phone.port };
-      entry = from === 'lan' ? calls.outgoing(callId, fromTag, p) : calls.incoming(callId, fromTag, target, p);
+      entry =
+        from === 'lan' ? calls.outgoing(callId, fromTag, p) : calls.incoming(callId, fromTag, target, p);
       if (entry.state === 'terminated') {
         entry.state = 'early';
         entry.forgetAt = null;
@@ -223,9 +279,16 @@ export class SipProxy {
     } else if (req.method === 'CANCEL') {
       entry = calls
         .entries(callId)
-        .find((e) => e.state === 'early' && (from === 'lan' ? e.lanTag === fromTag && e.direction === 'outgoing' : e.wanTag === fromTag && e.target === target));
+        .find(
+          (e) =>
+            e.state === 'early' &&
+            (from === 'lan'
+              ? e.lanTag === fromTag && e.direction === 'outgoing'
+              : e.wanTag === fromTag && e.target === target),
+        );
     }
-    if (entry && (req.method === 'BYE' || req.method === 'CANCEL')) this.endCall(entry, req.method === 'BYE' ? 'bye' : 'cancel');
+    if (entry && (req.method === 'BYE' || req.method === 'CANCEL'))
+      this.endCall(entry, req.method === 'BYE' ? 'bye' : 'cancel');
     return entry;
   }
 
@@ -241,10 +304,15 @@ export class SipProxy {
   }
 
   /** Masquerade the Contacts of a message the phone at `dg` sent, as the phone `aor`. */
-  private masquerade(msg: SipRequest | SipResponse, aor: string, dg: { address: string; port: number }): void {
+  private masquerade(
+    msg: SipRequest | SipResponse,
+    aor: string,
+    dg: { address: string; port: number },
+  ): void {
     const a = this.d.addresses;
     masqueradeContacts(msg, a.public, a.sipPort, (contactUri, uri) => {
-      const user = this.d.registrations.find(aor, contactUri)?.token ?? this.d.tokens.userFor(aor, contactUri, uri.user);
+      const user =
+        this.d.registrations.find(aor, contactUri)?.token ?? this.d.tokens.userFor(aor, contactUri, uri.user);
       if (!this.d.registrations.get(user)) this.d.contacts.remember(user, contactUri, dg.address, dg.port);
       return user;
     });
@@ -255,7 +323,11 @@ export class SipProxy {
     const popped = popOwnVia(resp, this.isSelf);
     if (!popped) {
       this.counters.dropped++;
-      this.d.log.debug('response not for us dropped', { call: callId, status: resp.status, from: dg.address });
+      this.d.log.debug('response not for us dropped', {
+        call: callId,
+        status: resp.status,
+        from: dg.address,
+      });
       return;
     }
     // A response must come from the side the request was sent to, never from the side it came from.
@@ -277,11 +349,14 @@ export class SipProxy {
     if (popped.back === 'lan') {
       // From the internet, for a phone's request.
       if (memo?.register) this.register.inbound(resp, memo.register, this.d.clock.now());
-      if (entry && toTag && entry.direction === 'outgoing' && entry.wanTag === undefined && resp.status < 300) entry.wanTag = toTag;
+      if (entry && toTag && entry.direction === 'outgoing' && entry.wanTag === undefined && resp.status < 300)
+        entry.wanTag = toTag;
     } else {
       // From a phone, answering a request from the internet.
-      if (resp.status < 300 || resp.status >= 400) this.masquerade(resp, memo?.phoneAor ?? normalizeAor(getHeader(resp, 'to')) ?? '', dg);
-      if (entry && toTag && entry.direction === 'incoming' && entry.lanTag === undefined && resp.status < 300) entry.lanTag = toTag;
+      if (resp.status < 300 || resp.status >= 400)
+        this.masquerade(resp, memo?.phoneAor ?? normalizeAor(getHeader(resp, 'to')) ?? '', dg);
+      if (entry && toTag && entry.direction === 'incoming' && entry.lanTag === undefined && resp.status < 300)
+        entry.lanTag = toTag;
     }
     if (entry && (method === 'INVITE' || method === 'UPDATE' || method === 'PRACK')) {
       if (resp.status < 300 && hasSdp(resp)) {
@@ -289,7 +364,8 @@ export class SipProxy {
         await applySdp(resp, this.d.control, entry, from, this.d.log);
       }
       if (method === 'INVITE' && resp.status >= 200 && resp.status < 300) this.d.calls.confirm(entry);
-      if (method === 'INVITE' && resp.status >= 300 && entry.state === 'early') this.endCall(entry, 'failure');
+      if (method === 'INVITE' && resp.status >= 300 && entry.state === 'early')
+        this.endCall(entry, 'failure');
     }
     this.counters.forwarded++;
     this.d.transport.send(popped.back, serializeMessage(resp), dest.address, dest.port);

@@ -54,7 +54,16 @@ export function branchFor(req: SipRequest, from: Side): string {
   if (incoming?.startsWith('z9hG4bK')) h.update(`${incoming}\n${top?.host}:${top?.port ?? ''}`);
   else {
     const cseq = (getHeader(req, 'cseq') ?? '').split(/\s+/)[0];
-    h.update([req.uri, getHeader(req, 'to'), getHeader(req, 'from'), getHeader(req, 'call-id'), cseq, top ? formatVia(top) : ''].join('\n'));
+    h.update(
+      [
+        req.uri,
+        getHeader(req, 'to'),
+        getHeader(req, 'from'),
+        getHeader(req, 'call-id'),
+        cseq,
+        top ? formatVia(top) : '',
+      ].join('\n'),
+    );
   }
   if (req.method === 'ACK' && !incoming?.startsWith('z9hG4bK')) h.update('ack');
   return `${OUR_BRANCH_PREFIX}${from === 'lan' ? 'L' : 'W'}${h.digest('base64url').slice(0, 20).replace(/[-_]/g, 'x')}`;
@@ -77,7 +86,10 @@ export interface PoppedVia {
  * If no Via header field values remain in the response, the response was meant for this element and
  * MUST NOT be forwarded." Returns null when the top Via is not ours or nothing remains.
  */
-export function popOwnVia(msg: SipMessage, isSelf: (host: string, port: number | undefined) => boolean): PoppedVia | null {
+export function popOwnVia(
+  msg: SipMessage,
+  isSelf: (host: string, port: number | undefined) => boolean,
+): PoppedVia | null {
   const vias = getHeaderValues(msg, 'via');
   const top = vias[0] !== undefined ? parseVia(vias[0]) : null;
   if (!top || !isSelf(top.host, top.port)) return null;

@@ -28,12 +28,17 @@ export class ControlServer {
         });
         c.on('error', () => resolve(false));
       });
-      if (alive) throw new SipmasqError('SMQ_ERR_CONTROL_SOCKET', `${this.path} is in use by a running sipmasq`);
+      if (alive)
+        throw new SipmasqError('SMQ_ERR_CONTROL_SOCKET', `${this.path} is in use by a running sipmasq`);
       unlinkSync(this.path);
     }
     const server = net.createServer((conn) => this.serve(conn));
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(new SipmasqError('SMQ_ERR_CONTROL_SOCKET', `${this.path}: ${err.message}`, {}, { cause: err })));
+      server.once('error', (err) =>
+        reject(
+          new SipmasqError('SMQ_ERR_CONTROL_SOCKET', `${this.path}: ${err.message}`, {}, { cause: err }),
+        ),
+      );
       server.listen(this.path, () => resolve());
     });
     chmodSync(this.path, 0o600);
@@ -55,7 +60,10 @@ export class ControlServer {
         .then(() => this.handler(command))
         .then(
           (result) => conn.end(`${JSON.stringify({ ok: true, result })}\n`),
-          (err: unknown) => conn.end(`${JSON.stringify({ ok: false, error: err instanceof Error ? err.message : String(err) })}\n`),
+          (err: unknown) =>
+            conn.end(
+              `${JSON.stringify({ ok: false, error: err instanceof Error ? err.message : String(err) })}\n`,
+            ),
         );
     });
   }
@@ -88,7 +96,14 @@ export function controlRequest(path: string, command: string, timeoutMs = 5000):
     });
     c.on('error', (err) => {
       clearTimeout(timer);
-      reject(new SipmasqError('SMQ_ERR_CONTROL_SOCKET', `${path}: ${err.message} (is sipmasq running?)`, {}, { cause: err }));
+      reject(
+        new SipmasqError(
+          'SMQ_ERR_CONTROL_SOCKET',
+          `${path}: ${err.message} (is sipmasq running?)`,
+          {},
+          { cause: err },
+        ),
+      );
     });
     c.on('end', () => {
       clearTimeout(timer);

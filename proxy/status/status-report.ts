@@ -10,7 +10,13 @@ export interface StatusReport {
   pid: number;
   uptimeSeconds: number;
   addresses: Addresses;
-  store: { kind: string; warning: string | null; pendingWrites: number; flushes: number; path: string | null };
+  store: {
+    kind: string;
+    warning: string | null;
+    pendingWrites: number;
+    flushes: number;
+    path: string | null;
+  };
   sip: Record<string, number>;
   registrations: Array<{
     aor: string;
@@ -53,7 +59,13 @@ export function buildStatus(s: StatusSources): StatusReport {
     pid: process.pid,
     uptimeSeconds: Math.round((s.now - s.startedAt) / 1000),
     addresses: s.addresses,
-    store: { kind: s.store.kind, warning: s.store.warning, pendingWrites: stats.pendingWrites, flushes: stats.flushes, path: stats.path },
+    store: {
+      kind: s.store.kind,
+      warning: s.store.warning,
+      pendingWrites: stats.pendingWrites,
+      flushes: stats.flushes,
+      path: stats.path,
+    },
     sip: { ...s.sipCounters },
     registrations: s.registrations.list().map((r) => ({
       aor: r.aor,
@@ -83,11 +95,18 @@ export function buildStatus(s: StatusSources): StatusReport {
 export function formatStatus(r: StatusReport): string {
   const lines: string[] = [];
   lines.push(`sipmasq ${r.version} pid ${r.pid} up ${r.uptimeSeconds}s`);
-  lines.push(`  LAN ${r.addresses.lanAddress}:${r.addresses.sipPort}  WAN ${r.addresses.wanAddress}:${r.addresses.sipPort}  public ${r.addresses.publicAddress}`);
-  lines.push(`  store ${r.store.kind}${r.store.path ? ` ${r.store.path}` : ''}, ${r.store.flushes} flushes, ${r.store.pendingWrites} pending`);
+  lines.push(
+    `  LAN ${r.addresses.lanAddress}:${r.addresses.sipPort}  WAN ${r.addresses.wanAddress}:${r.addresses.sipPort}  public ${r.addresses.publicAddress}`,
+  );
+  lines.push(
+    `  store ${r.store.kind}${r.store.path ? ` ${r.store.path}` : ''}, ${r.store.flushes} flushes, ${r.store.pendingWrites} pending`,
+  );
   for (const w of r.warnings) lines.push(`  WARNING: ${w}`);
   lines.push('', `registrations (${r.registrations.length})`);
-  for (const g of r.registrations) lines.push(`  ${g.aor}  phone ${g.phone} contact ${g.contact}  as ${g.token}  via ${g.registrar}  expires in ${g.expiresIn}s`);
+  for (const g of r.registrations)
+    lines.push(
+      `  ${g.aor}  phone ${g.phone} contact ${g.contact}  as ${g.token}  via ${g.registrar}  expires in ${g.expiresIn}s`,
+    );
   lines.push('', `calls (${r.calls.length})`);
   for (const c of r.calls) {
     lines.push(`  ${c.callId}  ${c.direction} ${c.state}  phone ${c.phone}`);

@@ -56,7 +56,14 @@ export class UdpTransport {
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => {
         sock.close();
-        reject(new SipmasqError('SMQ_ERR_BIND', `${address}:${this.opts.port}: ${err.message}`, { address }, { cause: err }));
+        reject(
+          new SipmasqError(
+            'SMQ_ERR_BIND',
+            `${address}:${this.opts.port}: ${err.message}`,
+            { address },
+            { cause: err },
+          ),
+        );
       };
       sock.once('error', onError);
       sock.bind({ address, port: this.opts.port, exclusive: true }, () => {
