@@ -31,6 +31,11 @@ function find(dir) {
 }
 
 let failed = false;
+if (chosen.includes('e2e')) {
+  // The end-to-end tests run the bundle, as it ships.
+  const built = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { cwd: root, stdio: 'inherit' });
+  if (built.status !== 0) process.exit(1);
+}
 for (const suite of chosen) {
   const files = find(join(root, 'test', suite)).filter((f) => filters.every((x) => f.includes(x)));
   if (files.length === 0) continue;
