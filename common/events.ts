@@ -1,7 +1,7 @@
 /** A small typed event emitter: listeners are called synchronously, a throwing listener is isolated. */
 export type Listener<T> = (payload: T) => void;
 
-export class TypedEvents<M extends Record<string, unknown>> {
+export class TypedEvents<M extends object> {
   private readonly listeners = new Map<keyof M, Set<Listener<never>>>();
 
   on<K extends keyof M>(event: K, fn: Listener<M[K]>): () => void {

@@ -22,7 +22,7 @@ export class MemorySink implements LogSink {
 }
 
 export function isLogLevel(value: unknown): value is LogLevel {
-  return typeof value === 'string' && value in ORDER;
+  return typeof value === 'string' && Object.hasOwn(ORDER, value);
 }
 
 function formatValue(v: string | number | boolean | null): string {

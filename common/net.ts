@@ -45,7 +45,9 @@ export function ipBytes(addr: string): Uint8Array | null {
 }
 
 export function parseCidr(text: string): Cidr | null {
-  const [addr = '', prefixText] = text.trim().split('/');
+  const parts = text.trim().split('/');
+  if (parts.length > 2) return null;
+  const [addr = '', prefixText] = parts;
   const bytes = ipBytes(addr);
   if (!bytes) return null;
   const family: Family = bytes.length === 4 ? 4 : 6;

@@ -55,9 +55,9 @@ export function detectAddresses(config: Config, src: InterfaceSource = systemInt
     if (lanNetworks.length === 0) lanNetworks = lan.all.map((a) => a.cidr ?? `${a.address}/32`);
   }
   let wanAddress = config.wanAddress;
+  const wanDevice = config.wanInterface ?? src.defaultRouteDevice();
   if (!wanAddress) {
-    const dev = config.wanInterface ?? src.defaultRouteDevice();
-    if (!dev)
+    if (!wanDevice)
       throw new SipmasqError(
         'SMQ_ERR_INTERFACE',
         'wanInterface: not set and there is no IPv4 default route',
@@ -65,7 +65,7 @@ export function detectAddresses(config: Config, src: InterfaceSource = systemInt
           option: 'wanInterface',
         },
       );
-    wanAddress = ipv4Of(src, dev, 'wanInterface').first.address;
+    wanAddress = ipv4Of(src, wanDevice, 'wanInterface').first.address;
   }
   return {
     lanAddress,
@@ -73,5 +73,7 @@ export function detectAddresses(config: Config, src: InterfaceSource = systemInt
     publicAddress: config.publicAddress ?? wanAddress,
     lanNetworks,
     sipPort: config.sipPort,
+    lanDevice: config.lanInterface,
+    wanDevice: wanDevice ?? null,
   };
 }

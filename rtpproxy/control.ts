@@ -110,3 +110,69 @@ export interface MediaControl {
   /** Release everything and close all sockets. Idempotent. */
   close(): Promise<void>;
 }
+
+/* ---------------------------------------------------------------------------------------------------
+ * Building the media side (issue 3): the proxy asks for one MediaSide with the addresses, devices and
+ * settings it knows; what is behind it (relay, kernel NAT rules, firewall backend) is the media side's
+ * business. `createMediaSide` is implemented in rtpproxy/media-side.ts and re-exported here so the
+ * proxy keeps importing this one file.
+ * ------------------------------------------------------------------------------------------------- */
+
+export type FirewallChoice = 'auto' | 'nftables' | 'iptables' | 'none';
+export type MediaPathChoice = 'auto' | 'relay' | 'kernel';
+
+export interface MediaSideOptions {
+  readonly lanAddress: string;
+  readonly wanAddress: string;
+  readonly publicAddress: () => string;
+  /** Linux devices (firewall rules match on them); null when unknown (kernel path then unavailable). */
+  readonly lanDevice: string | null;
+  readonly wanDevice: string | null;
+  readonly sipPort: number;
+  readonly portMin: number;
+  readonly portMax: number;
+  readonly idleTimeoutMs: number;
+  readonly holdTimeoutMs: number;
+  readonly mediaPath: MediaPathChoice;
+  readonly firewall: FirewallChoice;
+}
+
+/** One redirect of LAN SIP traffic to sipmasq (transparent mode, issue 4). */
+export interface SipRedirect {
+  readonly proto: 'udp' | 'tcp';
+  /** Destination port of LAN traffic to intercept. */
+  readonly port: number;
+  /** sipmasq's port on its LAN address. */
+  readonly toPort: number;
+}
+
+export interface FirewallStatus {
+  /** Backend in use: nftables, iptables or none. */
+  readonly backend: string;
+  /** Why the backend is what it is (detected, forced, unavailable: reason). */
+  readonly reason: string;
+  /** Hooks in place and rules applied as wanted at the last check. */
+  readonly healthy: boolean;
+  /** Times the rules were found missing (firewall reload) and restored. */
+  readonly restored: number;
+  readonly openings: readonly string[];
+  readonly warnings: readonly string[];
+}
+
+export interface NetworkControl {
+  /** Transparent mode: the redirects wanted now (replaces the previous set; [] removes them). */
+  setRedirects(redirects: readonly SipRedirect[]): Promise<void>;
+  status(): FirewallStatus;
+}
+
+export interface MediaSide {
+  readonly media: MediaControl;
+  readonly network: NetworkControl;
+  /**
+   * After a restart: keep (adopt) the kernel rules of these sessions, remove every other rule sipmasq
+   * finds (never leak). Returns what it did.
+   */
+  reconcile(knownSessionIds: ReadonlySet<string>): Promise<{ adopted: string[]; removed: number }>;
+  /** Release every session, remove every rule and hook sipmasq added, close sockets. Idempotent. */
+  close(): Promise<void>;
+}

@@ -33,7 +33,10 @@ function find(dir) {
 let failed = false;
 if (chosen.includes('e2e')) {
   // The end-to-end tests run the bundle, as it ships.
-  const built = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { cwd: root, stdio: 'inherit' });
+  const built = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   if (built.status !== 0) process.exit(1);
 }
 for (const suite of chosen) {

@@ -10,6 +10,9 @@ export interface Addresses {
   readonly publicAddress: string;
   readonly lanNetworks: readonly string[];
   readonly sipPort: number;
+  /** Linux devices of the two sides (firewall rules match on them); null when not known. */
+  readonly lanDevice: string | null;
+  readonly wanDevice: string | null;
 }
 
 export class AddressBook {

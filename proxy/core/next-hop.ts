@@ -72,7 +72,9 @@ export class DnsNextHop implements NextHopResolver {
     });
     const ttl = Math.max(MIN_TTL_MS, Math.min(...addrs.map((a) => a.ttl * 1000)));
     const out = addrs.map((a) => ({ address: a.address, port: port ?? 5060 }));
-    this.cache.set(key, { until: this.clock.now() + ttl, targets: out });
+    // An empty answer is not cached: its TTL would be min() of nothing, Infinity, and the name would stay
+    // unresolvable (and resolve() would return [] instead of throwing) for the life of the process.
+    if (out.length) this.cache.set(key, { until: this.clock.now() + ttl, targets: out });
     return out;
   }
 }

@@ -178,7 +178,6 @@ export class SipProxy {
   ): Promise<void> {
     const a = this.d.addresses;
     const branch = branchFor(req, 'lan');
-    pushVia(req, a.public, a.sipPort, branch);
     let pending = null;
     if (req.method === 'REGISTER') {
       pending = this.register.outbound(req, dg.address, dg.port, callId);
@@ -203,6 +202,9 @@ export class SipProxy {
     }
     if (!target) return this.reply(req, dg, 503, 'Next Hop Unresolvable');
     if (pending) pending.registrar = `${target.address}:${target.port}`;
+    // Our Via goes on last: an answer of our own above (400, 488, 503) must carry only the sender's Vias,
+    // or the sender discards it (RFC 3261 §18.1.2).
+    pushVia(req, a.public, a.sipPort, branch);
     this.d.memo.set(branch, {
       method: req.method,
       callId,
@@ -229,7 +231,6 @@ export class SipProxy {
     const a = this.d.addresses;
     const branch = branchFor(req, 'wan');
     req.uri = t.contact;
-    pushVia(req, a.lan, a.sipPort, branch);
     if (req.method !== 'CANCEL' && req.method !== 'ACK' && req.method !== 'REGISTER') {
       recordRoute(req, { host: a.public, port: a.sipPort }, { host: a.lan, port: a.sipPort });
     }
@@ -240,6 +241,7 @@ export class SipProxy {
       if (outcome.kind === 'bad-sdp') return this.reply(req, dg, 488, 'Not Acceptable Here');
     }
     const phoneAor = normalizeAor(getHeader(req, 'to'));
+    pushVia(req, a.lan, a.sipPort, branch); // last, as in toWan
     this.d.memo.set(branch, {
       method: req.method,
       callId,

@@ -68,6 +68,8 @@ describe('outbound proxy on loopback', () => {
         publicAddress: WAN,
         lanNetworks: ['127.0.0.0/30'],
         sipPort: SIP_PORT,
+        lanDevice: 'lo',
+        wanDevice: 'lo',
       }),
       loadConfig: () => config,
     });
