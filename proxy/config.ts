@@ -257,7 +257,7 @@ export function validateConfig(input: unknown): Config {
     modes: Object.freeze([...new Set(modes)] as Mode[]),
     lanInterface: device(raw, 'lanInterface', DEFAULTS.lanInterface) as string,
     lanAddress: address(raw, 'lanAddress'),
-    lanNetworks: Object.freeze(lanNetworks),
+    lanNetworks: Object.freeze([...lanNetworks]),
     wanInterface: device(raw, 'wanInterface', null),
     wanAddress: address(raw, 'wanAddress'),
     publicAddress: address(raw, 'publicAddress'),

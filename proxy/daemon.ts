@@ -119,7 +119,12 @@ export class Daemon {
       this.log.error('status socket unavailable', { error: errorText(err) });
     }
     this.sweepTimer = clock.setInterval(() => {
-      this.calls.sweep();
+      for (const e of this.calls.sweep()) {
+        this.log.info('stale call forgotten', { call: e.callId, state: e.state });
+        this.media.release(e.sessionId, 'timeout').catch((err: unknown) => {
+          this.log.warn('media release failed', { call: e.callId, error: errorText(err) });
+        });
+      }
       this.memo.sweep();
     }, 10_000);
     const a = this.addresses.snapshot();

@@ -36,6 +36,10 @@ export interface CallEntry {
 
 /** Terminated entries are kept for late retransmissions: RFC 3261 Timer J / 64*T1. */
 const LINGER_MS = 32_000;
+/** An early dialog older than Timer C (3 minutes, RFC 3261 §16.6 step 11) plus margin is dead. */
+const EARLY_MAX_MS = 300_000;
+/** A confirmed dialog with no message for a day (and whose media would have timed out long ago). */
+const CONFIRMED_MAX_IDLE_MS = 24 * 3600_000;
 const MAX_ENTRIES = 20_000;
 
 function sessionIdOf(...parts: string[]): string {
@@ -132,14 +136,29 @@ export class CallTable {
     entry.forgetAt = this.clock.now() + LINGER_MS;
   }
 
-  sweep(): void {
+  /**
+   * Forget lingering terminated entries; end early dialogs that never got a final answer and dialogs
+   * silent for a day. Returns the entries it ended, so their media can be released.
+   */
+  sweep(): CallEntry[] {
     const now = this.clock.now();
+    const ended: CallEntry[] = [];
+    for (const e of this.all()) {
+      const stale =
+        (e.state === 'early' && now - e.updatedAt > EARLY_MAX_MS) ||
+        (e.state === 'confirmed' && now - e.updatedAt > CONFIRMED_MAX_IDLE_MS);
+      if (stale) {
+        this.terminate(e);
+        ended.push(e);
+      }
+    }
     for (const [callId, list] of this.byCallId) {
       const keep = list.filter((e) => e.forgetAt === null || e.forgetAt > now);
       this.count -= list.length - keep.length;
       if (keep.length) this.byCallId.set(callId, keep);
       else this.byCallId.delete(callId);
     }
+    return ended;
   }
 
   private touch(e: CallEntry): CallEntry {

@@ -364,6 +364,12 @@ export class SipProxy {
       if (resp.status < 300 && hasSdp(resp)) {
         const from: Side = popped.back === 'lan' ? 'wan' : 'lan';
         await applySdp(resp, this.d.control, entry, from, this.d.log);
+        // A 2xx that crossed a CANCEL (RFC 3261 §9.1), or a 2xx retransmitted after the BYE: the call is
+        // already over for us, so do not keep what this SDP allocated (no later BYE would release it).
+        if (entry.state === 'terminated')
+          this.d.control.release(entry.sessionId, 'cancel').catch((err: unknown) => {
+            this.d.log.warn('media release failed', { call: callId, error: errorText(err) });
+          });
       }
       if (method === 'INVITE' && resp.status >= 200 && resp.status < 300) this.d.calls.confirm(entry);
       if (method === 'INVITE' && resp.status >= 300 && entry.state === 'early')
