@@ -41,6 +41,14 @@ export interface Config {
   readonly mediaHoldTimeout: number;
   /** Seconds between keep-alives to each registrar flow (keeps the WAN conntrack entries alive). */
   readonly keepaliveInterval: number;
+  /** Transparent mode: destination ports of LAN SIP traffic (UDP and TCP) redirected to sipmasq. */
+  readonly interceptPorts: readonly number[];
+  /** Transparent mode: the LAN port intercepted traffic is redirected to (not the proxy port). */
+  readonly interceptListenPort: number;
+  /** `domain=host[:port]`: requests for that domain go to that proxy instead of its DNS targets. */
+  readonly outboundProxies: readonly string[];
+  /** Seconds without any answer from a server before the next DNS target is tried (RFC 3263 §4.3). */
+  readonly failoverTimeout: number;
   /** Firewall backend for pinholes and kernel media: auto-detected, or forced. */
   readonly firewall: FirewallSetting;
   /** What to do about the kernel SIP helper (nf_conntrack_sip): `disable` it for our traffic, or `warn`. */
@@ -78,6 +86,10 @@ export const DEFAULTS: Config = Object.freeze({
   mediaIdleTimeout: 60,
   mediaHoldTimeout: 7200,
   keepaliveInterval: 20,
+  interceptPorts: Object.freeze([5060]),
+  interceptListenPort: 5069,
+  outboundProxies: Object.freeze([] as string[]),
+  failoverTimeout: 4,
   firewall: 'auto',
   sipHelper: 'disable',
   storePath: '/var/lib/sipmasq/sipmasq.db',
@@ -131,6 +143,22 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'mediaIdleTimeout', doc: 'seconds of silence before a call media session is released', def: 60 },
   { key: 'mediaHoldTimeout', doc: 'seconds of silence allowed while a call is on hold', def: 7200 },
   { key: 'keepaliveInterval', doc: 'seconds between keep-alives to registrars (0: off)', def: 20 },
+  {
+    key: 'interceptPorts',
+    doc: 'transparent mode: LAN SIP destination ports to intercept (list)',
+    def: DEFAULTS.interceptPorts,
+  },
+  {
+    key: 'interceptListenPort',
+    doc: 'transparent mode: local port intercepted SIP is redirected to',
+    def: 5069,
+  },
+  {
+    key: 'outboundProxies',
+    doc: 'per-domain proxy overriding DNS: domain=host[:port] (list)',
+    def: DEFAULTS.outboundProxies,
+  },
+  { key: 'failoverTimeout', doc: 'seconds of silence before the next DNS target is tried', def: 4 },
   { key: 'firewall', flag: '--firewall', doc: 'auto, nftables, iptables or none', def: DEFAULTS.firewall },
   { key: 'sipHelper', doc: 'kernel SIP helper policy: disable or warn', def: DEFAULTS.sipHelper },
   {
@@ -212,6 +240,38 @@ function list(raw: Record<string, unknown>, key: string): string[] | undefined {
   return items as string[];
 }
 
+function ports(raw: Record<string, unknown>, key: string, def: readonly number[]): number[] {
+  const v = raw[key];
+  if (v === undefined) return [...def];
+  const items = typeof v === 'string' ? v.split(/[\s,]+/).filter(Boolean) : Array.isArray(v) ? v : [v];
+  const out = items.map((i) => (typeof i === 'string' && /^\d+$/.test(i) ? Number(i) : i));
+  if (
+    out.length === 0 ||
+    !out.every((n) => typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= 65535)
+  )
+    throw invalid(key, `must be a list of ports (1-65535), got ${JSON.stringify(v)}`);
+  return [...new Set(out as number[])];
+}
+
+/** `domain=host[:port]` entries: a domain name, then a host name or IPv4 address and optional port. */
+export function parseOutboundProxy(
+  entry: string,
+): { domain: string; host: string; port: number | undefined } | null {
+  const m = /^([A-Za-z0-9.-]+)=([A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(entry.trim());
+  if (!m) return null;
+  const port = m[3] === undefined ? undefined : Number(m[3]);
+  if (port !== undefined && (port < 1 || port > 65535)) return null;
+  return { domain: m[1]!.toLowerCase(), host: m[2]!, port };
+}
+
+function proxies(raw: Record<string, unknown>): string[] {
+  const items = list(raw, 'outboundProxies') ?? [];
+  for (const e of items)
+    if (!parseOutboundProxy(e))
+      throw invalid('outboundProxies', `entry ${JSON.stringify(e)} is not domain=host[:port]`);
+  return items;
+}
+
 /**
  * Check a raw object (parsed JSON merged with flags) and return a frozen Config. Throws
  * SMQ_ERR_CONFIG_INVALID naming the first bad option; unknown options are refused (typos must not pass).
@@ -268,6 +328,10 @@ export function validateConfig(input: unknown): Config {
     mediaIdleTimeout: int(raw, 'mediaIdleTimeout', 5, 86400, DEFAULTS.mediaIdleTimeout),
     mediaHoldTimeout: int(raw, 'mediaHoldTimeout', 5, 604800, DEFAULTS.mediaHoldTimeout),
     keepaliveInterval: int(raw, 'keepaliveInterval', 0, 3600, DEFAULTS.keepaliveInterval),
+    interceptPorts: Object.freeze(ports(raw, 'interceptPorts', DEFAULTS.interceptPorts)),
+    interceptListenPort: int(raw, 'interceptListenPort', 1, 65535, DEFAULTS.interceptListenPort),
+    outboundProxies: Object.freeze(proxies(raw)),
+    failoverTimeout: int(raw, 'failoverTimeout', 1, 32, DEFAULTS.failoverTimeout),
     firewall: oneOf(raw, 'firewall', ['auto', 'nftables', 'iptables', 'none'], DEFAULTS.firewall),
     sipHelper: oneOf(raw, 'sipHelper', ['disable', 'warn'], DEFAULTS.sipHelper),
     storePath,
@@ -277,5 +341,7 @@ export function validateConfig(input: unknown): Config {
     maxMessageSize: int(raw, 'maxMessageSize', 1500, 1048576, DEFAULTS.maxMessageSize),
   };
   if (config.rtpPortMin >= config.rtpPortMax) throw invalid('rtpPortMin', 'must be below rtpPortMax');
+  if (config.interceptListenPort === config.sipPort)
+    throw invalid('interceptListenPort', 'must differ from sipPort');
   return Object.freeze(config);
 }

@@ -9,18 +9,19 @@ import { errorText, SipmasqError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { sameAddress } from '../common/net.ts';
 import type { SocketFactory } from '../common/socket-factory.ts';
-import type { MediaControl } from '../rtpproxy/control.ts';
-import { RelayControl } from '../rtpproxy/relay/relay-control.ts';
+import type { MediaControl, MediaSide } from '../rtpproxy/control.ts';
+import { createMediaSide } from '../rtpproxy/media-side.ts';
 import type { Config } from './config.ts';
 import { AddressBook, type Addresses } from './core/address-book.ts';
 import { CallTable } from './core/call-table.ts';
 import { ContactMap } from './core/contact-map.ts';
 import { ContactTokens } from './core/contact-token.ts';
+import { Failover } from './core/failover.ts';
 import { Keepalive } from './core/keepalive.ts';
-import { DnsNextHop } from './core/next-hop.ts';
 import { RegistrationTable } from './core/registration-table.ts';
 import { SipProxy } from './core/sip-proxy.ts';
 import { TransactionMemo } from './core/transaction-memo.ts';
+import { ResolverNextHop } from './dns/resolver-next-hop.ts';
 import { ControlServer } from './status/control-server.ts';
 import { buildStatus, type StatusReport } from './status/status-report.ts';
 import { openStore } from './store/open-store.ts';
@@ -44,7 +45,9 @@ export class Daemon {
   private addresses!: AddressBook;
   private store!: RegistrationStore;
   private registrations!: RegistrationTable;
-  private media!: MediaControl;
+  private side!: MediaSide;
+  private resolver!: ResolverNextHop;
+  private failover!: Failover;
   private transport!: UdpTransport;
   private proxy!: SipProxy;
   private keepalive!: Keepalive;
@@ -81,19 +84,31 @@ export class Daemon {
     });
     this.registrations = new RegistrationTable(this.store, clock, logger.child('registrations'));
     const restored = this.registrations.restore();
-    this.media = this.makeMedia();
+    this.side = await this.makeMediaSide();
+    // Calls are not persisted: kernel rules a crash left behind belong to no dialog we know (removed).
+    const reconciled = await this.side.reconcile(new Set());
+    if (reconciled.removed > 0)
+      this.log.info('removed media rules left by an earlier run', { rules: reconciled.removed });
+    this.resolver = new ResolverNextHop(clock, {}, logger.child('dns'));
+    this.failover = new Failover(
+      clock,
+      (data, t) => this.transport.send('wan', data, t.address, t.port),
+      this.config.failoverTimeout * 1000,
+      logger.child('failover'),
+    );
     const self = this;
     this.proxy = new SipProxy({
       addresses: this.addresses,
       transport: { send: (side, data, address, port) => self.transport.send(side, data, address, port) },
       get control() {
-        return self.media;
+        return self.side.media;
       },
       registrations: this.registrations,
       calls: this.calls,
       contacts: this.contacts,
       tokens: this.tokens,
-      resolver: new DnsNextHop(clock),
+      resolver: this.resolver,
+      failover: this.failover,
       memo: this.memo,
       clock,
       log: logger.child('proxy'),
@@ -134,7 +149,8 @@ export class Daemon {
       wan: `${a.wanAddress}:${a.sipPort}`,
       public: a.publicAddress,
       lanNetworks: a.lanNetworks.join(','),
-      media: `relay ${this.config.rtpPortMin}-${this.config.rtpPortMax}`,
+      media: `${this.config.mediaPath} ${this.config.rtpPortMin}-${this.config.rtpPortMax}`,
+      firewall: this.side.network.status().backend,
       store: this.store.kind,
       restored,
     });
@@ -142,26 +158,35 @@ export class Daemon {
       this.log.error(`STORE IS MEMORY-ONLY: ${this.store.warning}`, { code: 'SMQ_ERR_STORE_UNAVAILABLE' });
   }
 
-  private makeMedia(): MediaControl {
-    const a = this.addresses;
-    const media = new RelayControl({
-      lanAddress: a.lan,
-      wanAddress: a.wan,
-      publicAddress: () => this.addresses.public,
-      portMin: this.config.rtpPortMin,
-      portMax: this.config.rtpPortMax,
-      idleTimeoutMs: this.config.mediaIdleTimeout * 1000,
-      holdTimeoutMs: this.config.mediaHoldTimeout * 1000,
-      clock: this.env.clock,
-      sockets: this.env.sockets,
-      logger: this.env.logger.child('media'),
-    });
-    media.on('released', ({ sessionId, callId, reason }) => {
+  private get media(): MediaControl {
+    return this.side.media;
+  }
+
+  private async makeMediaSide(): Promise<MediaSide> {
+    const a = this.addresses.snapshot();
+    const side = await createMediaSide(
+      {
+        lanAddress: a.lanAddress,
+        wanAddress: a.wanAddress,
+        publicAddress: () => this.addresses.public,
+        lanDevice: a.lanDevice,
+        wanDevice: a.wanDevice,
+        sipPort: a.sipPort,
+        portMin: this.config.rtpPortMin,
+        portMax: this.config.rtpPortMax,
+        idleTimeoutMs: this.config.mediaIdleTimeout * 1000,
+        holdTimeoutMs: this.config.mediaHoldTimeout * 1000,
+        mediaPath: this.config.mediaPath,
+        firewall: this.config.firewall,
+      },
+      { clock: this.env.clock, sockets: this.env.sockets, logger: this.env.logger },
+    );
+    side.media.on('released', ({ sessionId, callId, reason }) => {
       const entry = this.calls.bySession(sessionId);
       if (entry) this.proxy.endCall(entry, 'timeout');
-      this.log.info('media session released by the relay', { call: callId, reason });
+      this.log.info('media session released by the media side', { call: callId, reason });
     });
-    return media;
+    return side;
   }
 
   private async bindTransport(): Promise<void> {
@@ -170,6 +195,7 @@ export class Daemon {
       lanAddress: a.lan,
       wanAddress: a.wan,
       port: a.sipPort,
+      interceptPort: this.config.modes.includes('transparent') ? this.config.interceptListenPort : null,
       isLanSource: (addr) => this.addresses.isLanSource(addr),
       sockets: this.env.sockets,
       logger: this.env.logger.child('transport'),
@@ -195,6 +221,8 @@ export class Daemon {
       registrations: this.registrations,
       calls: this.calls,
       control: this.media,
+      firewall: this.side.network.status(),
+      dns: this.resolver.stats() as unknown as Record<string, unknown>,
       sipCounters: { ...this.proxy.counters, keepalivesSent: this.keepalive.sent },
       warnings: this.warnings,
     });
@@ -224,9 +252,9 @@ export class Daemon {
       changed.push('bind');
       await this.transport.close();
       await this.bindTransport();
-      const old = this.media;
-      this.media = this.makeMedia();
+      const old = this.side;
       await old.close();
+      this.side = await this.makeMediaSide();
     }
     this.log.info('configuration reloaded', {
       public: after.publicAddress,
@@ -244,7 +272,9 @@ export class Daemon {
       this.keepalive?.stop();
       await this.control?.close();
       await this.transport?.close();
-      await this.media?.close();
+      await this.side?.close();
+      this.resolver?.close();
+      this.failover?.close();
       this.registrations?.close();
       this.store?.close();
       this.log.info('stopped');

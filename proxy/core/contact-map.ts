@@ -11,6 +11,8 @@ export interface MappedContact {
   readonly contact: string;
   readonly addr: string;
   readonly port: number;
+  /** Reached through the intercept socket (transparent mode). */
+  readonly intercepted: boolean;
   lastUsed: number;
 }
 
@@ -23,9 +25,9 @@ export class ContactMap {
 
   constructor(private readonly clock: Clock) {}
 
-  remember(user: string, contact: string, addr: string, port: number): void {
+  remember(user: string, contact: string, addr: string, port: number, intercepted = false): void {
     this.map.delete(user);
-    this.map.set(user, { user, contact, addr, port, lastUsed: this.clock.now() });
+    this.map.set(user, { user, contact, addr, port, intercepted, lastUsed: this.clock.now() });
     while (this.map.size > MAX_ENTRIES) {
       const oldest = this.map.keys().next().value;
       if (oldest === undefined) break;

@@ -30,7 +30,13 @@ export class RegisterFlow {
   ) {}
 
   /** Masquerade a phone's REGISTER; null when its To header is unusable. */
-  outbound(req: SipRequest, phoneAddr: string, phonePort: number, callId: string): PendingRegister | null {
+  outbound(
+    req: SipRequest,
+    phoneAddr: string,
+    phonePort: number,
+    callId: string,
+    intercepted = false,
+  ): PendingRegister | null {
     const aor = normalizeAor(getHeader(req, 'to'));
     if (!aor) return null;
     const star = getHeaderValues(req, 'contact').some((v) => parseNameAddr(v)?.star);
@@ -51,6 +57,7 @@ export class RegisterFlow {
       contacts,
       star,
       expiresHeader: intOrNull(getHeader(req, 'expires')),
+      intercepted,
     };
   }
 
@@ -100,6 +107,7 @@ export class RegisterFlow {
         updatedAt: now,
         callId: pending.callId,
         instance: c.instance,
+        ...(pending.intercepted ? { intercepted: true } : {}),
       });
     }
   }

@@ -12,6 +12,7 @@ import type { SipRequest } from '../sip/message.ts';
 import { getTag, parseNameAddr } from '../sip/name-addr.ts';
 import { getParam } from '../sip/params.ts';
 import { parseUri } from '../sip/uri.ts';
+import type { BindingRecord } from '../store/binding-record.ts';
 import type { ContactMap } from './contact-map.ts';
 import { type IsSelf, normalizeAor, topRoute } from './masquerade.ts';
 import type { RegistrationTable } from './registration-table.ts';
@@ -27,6 +28,8 @@ export type Decision =
       readonly contact: string;
       readonly addr: string;
       readonly port: number;
+      /** Send from the intercept socket (the phone was intercepted, transparent mode). */
+      readonly intercepted: boolean;
     };
 
 export interface DecisionDeps {
@@ -36,6 +39,8 @@ export interface DecisionDeps {
   readonly registrations: RegistrationTable;
   readonly contacts: ContactMap;
   readonly knownCall: (callId: string) => boolean;
+  /** A configured outbound proxy for a domain (overrides DNS), if any. */
+  readonly proxyFor?: (domain: string) => { host: string; port: number | undefined } | undefined;
 }
 
 /** RFC 3261 §19.1.1: maddr overrides the host as the address to send to. */
@@ -66,30 +71,46 @@ export function decide(req: SipRequest, side: Side, deps: DecisionDeps): Decisio
     if (side === 'lan') return { kind: 'to-wan', host: deps.wanAddress, port: deps.sipPort };
     return toPhone(req, ruri.user, deps);
   }
-  if (side === 'lan') return { kind: 'to-wan', host: hostOf(ruri), port: ruri.port };
+  if (side === 'lan') {
+    const configured = deps.proxyFor?.(ruri.host.toLowerCase());
+    if (configured) return { kind: 'to-wan', host: configured.host, port: configured.port };
+    return { kind: 'to-wan', host: hostOf(ruri), port: ruri.port };
+  }
   // The provider addressed an AOR (its own domain) but sent it to us: route by the registration.
   const aor = normalizeAor(req.uri);
   const match = ruri.user ? deps.registrations.byUser(ruri.user).find((r) => r.aor === aor) : undefined;
-  if (match)
-    return {
-      kind: 'to-phone',
-      user: match.token,
-      contact: match.contact,
-      addr: match.phoneAddr,
-      port: match.phonePort,
-    };
+  if (match) return phoneOf(match);
   return { kind: 'respond', status: 403, reason: 'Relaying Denied' };
+}
+
+/** Send to a registered phone: to where its REGISTER came from, through the socket it used. */
+function phoneOf(reg: BindingRecord): Decision {
+  return {
+    kind: 'to-phone',
+    user: reg.token,
+    contact: reg.contact,
+    addr: reg.phoneAddr,
+    port: reg.phonePort,
+    intercepted: reg.intercepted === true,
+  };
 }
 
 function toPhone(req: SipRequest, user: string, deps: DecisionDeps): Decision {
   const reg = deps.registrations.get(user);
-  if (reg) return { kind: 'to-phone', user, contact: reg.contact, addr: reg.phoneAddr, port: reg.phonePort };
+  if (reg) return phoneOf(reg);
   const inDialog = getTag(getHeader(req, 'to') ?? '') !== undefined;
   const mapped = deps.contacts.get(user);
   if (mapped) {
     const callId = getHeader(req, 'call-id') ?? '';
     if (inDialog || deps.knownCall(callId)) {
-      return { kind: 'to-phone', user, contact: mapped.contact, addr: mapped.addr, port: mapped.port };
+      return {
+        kind: 'to-phone',
+        user,
+        contact: mapped.contact,
+        addr: mapped.addr,
+        port: mapped.port,
+        intercepted: mapped.intercepted,
+      };
     }
     return { kind: 'respond', status: 404, reason: 'Not Found' };
   }
@@ -98,15 +119,7 @@ function toPhone(req: SipRequest, user: string, deps: DecisionDeps): Decision {
   const toUser = toAddr ? parseUri(toAddr.uri)?.user : undefined;
   const fallback =
     deps.registrations.byUser(user)[0] ?? (toUser ? deps.registrations.byUser(toUser)[0] : undefined);
-  if (fallback) {
-    return {
-      kind: 'to-phone',
-      user: fallback.token,
-      contact: fallback.contact,
-      addr: fallback.phoneAddr,
-      port: fallback.phonePort,
-    };
-  }
+  if (fallback) return phoneOf(fallback);
   if (inDialog) return { kind: 'respond', status: 481, reason: 'Call/Transaction Does Not Exist' };
   return { kind: 'respond', status: 404, reason: 'Not Found' };
 }

@@ -21,8 +21,9 @@ import type { AddressBook } from './address-book.ts';
 import type { CallEntry, CallTable } from './call-table.ts';
 import type { ContactMap } from './contact-map.ts';
 import type { ContactTokens } from './contact-token.ts';
+import type { Failover } from './failover.ts';
 import { masqueradeContacts, normalizeAor, processRoutes, recordRoute } from './masquerade.ts';
-import type { NextHopResolver } from './next-hop.ts';
+import type { NextHopResolver, Target } from './next-hop.ts';
 import { RegisterFlow } from './register-flow.ts';
 import type { RegistrationTable } from './registration-table.ts';
 import { decide } from './route-decision.ts';
@@ -31,7 +32,8 @@ import type { TransactionMemo } from './transaction-memo.ts';
 import { branchFor, popOwnVia, pushVia, responseDestination, stampReceived } from './via-stack.ts';
 
 export interface Sender {
-  send(side: Side, data: Buffer, address: string, port: number): void;
+  /** `intercepted`: out of the intercept socket (transparent mode), so the phone sees its server. */
+  send(side: Side, data: Buffer, address: string, port: number, intercepted?: boolean): void;
 }
 
 export interface SipProxyDeps {
@@ -43,10 +45,14 @@ export interface SipProxyDeps {
   readonly contacts: ContactMap;
   readonly tokens: ContactTokens;
   readonly resolver: NextHopResolver;
+  /** Sends requests to the internet, moving to the next DNS target on 503 or silence. */
+  readonly failover: Failover;
   readonly memo: TransactionMemo;
   readonly clock: Clock;
   readonly log: Logger;
   readonly maxMessageSize: number;
+  /** Configured per-domain outbound proxies (override DNS). */
+  readonly proxyFor?: (domain: string) => { host: string; port: number | undefined } | undefined;
 }
 
 /** Methods whose requests and responses carry offers and answers (RFC 3264, RFC 3311, RFC 3262). */
@@ -125,7 +131,7 @@ export class SipProxy {
         'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, MESSAGE, SUBSCRIBE, NOTIFY, REFER',
       );
     this.counters.answered++;
-    this.d.transport.send(dg.side, serializeMessage(resp), dg.address, dg.port);
+    this.d.transport.send(dg.side, serializeMessage(resp), dg.address, dg.port, dg.intercepted === true);
   }
 
   private async onRequest(req: SipRequest, dg: Datagram): Promise<void> {
@@ -152,6 +158,7 @@ export class SipProxy {
       registrations: this.d.registrations,
       contacts: this.d.contacts,
       knownCall: (id) => this.d.calls.hasCallId(id),
+      ...(this.d.proxyFor ? { proxyFor: this.d.proxyFor } : {}),
     });
     if (decision.kind === 'respond') {
       if (dg.side === 'wan' && decision.status >= 400)
@@ -177,10 +184,10 @@ export class SipProxy {
     port: number | undefined,
   ): Promise<void> {
     const a = this.d.addresses;
-    const branch = branchFor(req, 'lan');
+    const branch = branchFor(req, 'lan', dg.intercepted === true);
     let pending = null;
     if (req.method === 'REGISTER') {
-      pending = this.register.outbound(req, dg.address, dg.port, callId);
+      pending = this.register.outbound(req, dg.address, dg.port, callId, dg.intercepted === true);
       if (!pending) return this.reply(req, dg, 400, 'Bad To');
     } else {
       const aor = normalizeAor(getHeader(req, 'from')) ?? '';
@@ -194,14 +201,13 @@ export class SipProxy {
       if (outcome.kind === 'media-failed') return this.reply(req, dg, 503, 'Media Ports Exhausted');
       if (outcome.kind === 'bad-sdp') return this.reply(req, dg, 488, 'Not Acceptable Here');
     }
-    let target: { address: string; port: number } | undefined;
+    let targets: Target[] = [];
     try {
-      target = (await this.d.resolver.resolve(host, port))[0];
+      targets = await this.d.resolver.resolve(host, port);
     } catch (err) {
       this.d.log.warn('next hop unresolvable', { call: callId, host, error: errorText(err) });
     }
-    if (!target) return this.reply(req, dg, 503, 'Next Hop Unresolvable');
-    if (pending) pending.registrar = `${target.address}:${target.port}`;
+    if (targets.length === 0) return this.reply(req, dg, 503, 'Next Hop Unresolvable');
     // Our Via goes on last: an answer of our own above (400, 488, 503) must carry only the sender's Vias,
     // or the sender discards it (RFC 3261 §18.1.2).
     pushVia(req, a.public, a.sipPort, branch);
@@ -212,13 +218,15 @@ export class SipProxy {
       register: pending,
       phoneAor: null,
     });
+    this.counters.forwarded++;
+    const companion = req.method === 'CANCEL' || req.method === 'ACK';
+    const target = this.d.failover.dispatch(branch, serializeMessage(req), targets, callId, !companion);
+    if (pending) pending.registrar = `${target.address}:${target.port}`;
     this.d.log.debug('forward to WAN', {
       call: callId,
       method: req.method,
       to: `${target.address}:${target.port}`,
     });
-    this.counters.forwarded++;
-    this.d.transport.send('wan', serializeMessage(req), target.address, target.port);
   }
 
   /** A request from the internet, in to a phone. */
@@ -226,7 +234,7 @@ export class SipProxy {
     req: SipRequest,
     dg: Datagram,
     callId: string,
-    t: { user: string; contact: string; addr: string; port: number },
+    t: { user: string; contact: string; addr: string; port: number; intercepted: boolean },
   ): Promise<void> {
     const a = this.d.addresses;
     const branch = branchFor(req, 'wan');
@@ -251,7 +259,7 @@ export class SipProxy {
     });
     this.d.log.debug('forward to phone', { call: callId, method: req.method, to: `${t.addr}:${t.port}` });
     this.counters.forwarded++;
-    this.d.transport.send('lan', serializeMessage(req), t.addr, t.port);
+    this.d.transport.send('lan', serializeMessage(req), t.addr, t.port, t.intercepted);
   }
 
   /**
@@ -309,13 +317,14 @@ export class SipProxy {
   private masquerade(
     msg: SipRequest | SipResponse,
     aor: string,
-    dg: { address: string; port: number },
+    dg: { address: string; port: number; intercepted?: boolean | undefined },
   ): void {
     const a = this.d.addresses;
     masqueradeContacts(msg, a.public, a.sipPort, (contactUri, uri) => {
       const user =
         this.d.registrations.find(aor, contactUri)?.token ?? this.d.tokens.userFor(aor, contactUri, uri.user);
-      if (!this.d.registrations.get(user)) this.d.contacts.remember(user, contactUri, dg.address, dg.port);
+      if (!this.d.registrations.get(user))
+        this.d.contacts.remember(user, contactUri, dg.address, dg.port, dg.intercepted === true);
       return user;
     });
   }
@@ -349,8 +358,12 @@ export class SipProxy {
     const entry = memo?.sessionId ? this.d.calls.bySession(memo.sessionId) : undefined;
 
     if (popped.back === 'lan') {
-      // From the internet, for a phone's request.
-      if (memo?.register) this.register.inbound(resp, memo.register, this.d.clock.now());
+      // From the internet, for a phone's request. A 503 with another server left goes no further.
+      if (this.d.failover.onResponse(popped.branch, resp.status)) return;
+      if (memo?.register) {
+        memo.register.registrar = `${dg.address}:${dg.port}`;
+        this.register.inbound(resp, memo.register, this.d.clock.now());
+      }
       if (entry && toTag && entry.direction === 'outgoing' && entry.wanTag === undefined && resp.status < 300)
         entry.wanTag = toTag;
     } else {
@@ -376,6 +389,6 @@ export class SipProxy {
         this.endCall(entry, 'failure');
     }
     this.counters.forwarded++;
-    this.d.transport.send(popped.back, serializeMessage(resp), dest.address, dest.port);
+    this.d.transport.send(popped.back, serializeMessage(resp), dest.address, dest.port, popped.intercepted);
   }
 }

@@ -21,6 +21,8 @@ export interface PendingRegister {
   readonly contacts: readonly PendingContact[];
   readonly star: boolean;
   readonly expiresHeader: number | null;
+  /** The REGISTER was intercepted (transparent mode). */
+  readonly intercepted: boolean;
 }
 
 export interface MemoEntry {

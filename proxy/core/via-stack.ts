@@ -47,7 +47,7 @@ export function stampReceived(msg: SipRequest, srcAddr: string, srcPort: number)
  * cookie, of the fields §16.11 lists), marked with the side the request came from so the response
  * can be sent back out of the right socket.
  */
-export function branchFor(req: SipRequest, from: Side): string {
+export function branchFor(req: SipRequest, from: Side, intercepted = false): string {
   const top = parseVia(getHeaderValues(req, 'via')[0] ?? '');
   const incoming = top ? getParam(top.params, 'branch') : undefined;
   const h = createHash('sha1');
@@ -66,7 +66,7 @@ export function branchFor(req: SipRequest, from: Side): string {
     );
   }
   if (req.method === 'ACK' && !incoming?.startsWith('z9hG4bK')) h.update('ack');
-  return `${OUR_BRANCH_PREFIX}${from === 'lan' ? 'L' : 'W'}${h.digest('base64url').slice(0, 20).replace(/[-_]/g, 'x')}`;
+  return `${OUR_BRANCH_PREFIX}${from === 'wan' ? 'W' : intercepted ? 'T' : 'L'}${h.digest('base64url').slice(0, 20).replace(/[-_]/g, 'x')}`;
 }
 
 export function pushVia(msg: SipRequest, host: string, port: number, branch: string): void {
@@ -76,6 +76,8 @@ export function pushVia(msg: SipRequest, host: string, port: number, branch: str
 export interface PoppedVia {
   /** The side the request had come from: where the response goes back out. */
   readonly back: Side;
+  /** It came in on the intercept socket (transparent mode): the response goes back out of it. */
+  readonly intercepted: boolean;
   readonly branch: string;
   /** The next Via, the one the response is sent to. */
   readonly next: Via;
@@ -98,7 +100,8 @@ export function popOwnVia(
   const next = vias[1] !== undefined ? parseVia(vias[1]) : null;
   if (!next) return null;
   setHeaderValues(msg, 'via', vias.slice(1));
-  return { back: branch[OUR_BRANCH_PREFIX.length] === 'L' ? 'lan' : 'wan', branch, next };
+  const flag = branch[OUR_BRANCH_PREFIX.length];
+  return { back: flag === 'W' ? 'wan' : 'lan', intercepted: flag === 'T', branch, next };
 }
 
 /**

@@ -1,5 +1,5 @@
 /** The status snapshot `sipmasq status` prints: registrations, calls with their media, the store. */
-import type { MediaControl, SessionStatus } from '../../rtpproxy/control.ts';
+import type { FirewallStatus, MediaControl, SessionStatus } from '../../rtpproxy/control.ts';
 import type { Addresses } from '../core/address-book.ts';
 import type { CallTable } from '../core/call-table.ts';
 import type { RegistrationTable } from '../core/registration-table.ts';
@@ -18,6 +18,8 @@ export interface StatusReport {
     path: string | null;
   };
   sip: Record<string, number>;
+  firewall: FirewallStatus;
+  dns: Record<string, unknown>;
   registrations: Array<{
     aor: string;
     contact: string;
@@ -48,6 +50,8 @@ export interface StatusSources {
   calls: CallTable;
   control: MediaControl;
   sipCounters: Record<string, number>;
+  firewall: FirewallStatus;
+  dns: Record<string, unknown>;
   warnings: string[];
 }
 
@@ -67,6 +71,8 @@ export function buildStatus(s: StatusSources): StatusReport {
       path: stats.path,
     },
     sip: { ...s.sipCounters },
+    firewall: s.firewall,
+    dns: s.dns,
     registrations: s.registrations.list().map((r) => ({
       aor: r.aor,
       contact: r.contact,
@@ -87,7 +93,7 @@ export function buildStatus(s: StatusSources): StatusReport {
         phone: `${c.phone.addr}:${c.phone.port}`,
         streams: media.get(c.sessionId)?.streams ?? [],
       })),
-    warnings: [...s.warnings, ...(s.store.warning ? [s.store.warning] : [])],
+    warnings: [...s.warnings, ...(s.store.warning ? [s.store.warning] : []), ...s.firewall.warnings],
   };
 }
 
@@ -100,6 +106,9 @@ export function formatStatus(r: StatusReport): string {
   );
   lines.push(
     `  store ${r.store.kind}${r.store.path ? ` ${r.store.path}` : ''}, ${r.store.flushes} flushes, ${r.store.pendingWrites} pending`,
+  );
+  lines.push(
+    `  firewall ${r.firewall.backend} (${r.firewall.reason})${r.firewall.healthy ? '' : ' UNHEALTHY'}, restored ${r.firewall.restored}x; open: ${r.firewall.openings.join(', ') || 'nothing'}`,
   );
   for (const w of r.warnings) lines.push(`  WARNING: ${w}`);
   lines.push('', `registrations (${r.registrations.length})`);

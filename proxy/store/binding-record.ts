@@ -17,4 +17,9 @@ export interface BindingRecord {
   readonly callId: string;
   /** +sip.instance of the phone (RFC 5626), when it sent one. */
   readonly instance: string | null;
+  /**
+   * The phone's REGISTER was intercepted (transparent mode): requests to it go out of the intercept
+   * socket, seen by the phone as coming from its registrar. Absent in records of older versions: false.
+   */
+  readonly intercepted?: boolean;
 }

@@ -16,6 +16,7 @@ export function encodeRecord(record: BindingRecord): string {
     updatedAt: record.updatedAt,
     callId: record.callId,
     instance: record.instance,
+    ...(record.intercepted ? { intercepted: true } : {}),
   });
 }
 
@@ -37,6 +38,8 @@ export function recordProblem(o: Readonly<Record<string, unknown>>): string | nu
   }
   const instance = o['instance'];
   if (instance !== null && typeof instance !== 'string') return 'instance is neither a string nor null';
+  const intercepted = o['intercepted'];
+  if (intercepted !== undefined && typeof intercepted !== 'boolean') return 'intercepted is not a boolean';
   return null;
 }
 
@@ -68,6 +71,7 @@ export function decodeRecord(token: string, data: string): DecodeResult {
       updatedAt: o['updatedAt'] as number,
       callId: o['callId'] as string,
       instance: o['instance'] as string | null,
+      ...(o['intercepted'] === true ? { intercepted: true } : {}),
     },
   };
 }

@@ -15,12 +15,16 @@ export interface Datagram {
   readonly side: Side;
   readonly address: string;
   readonly port: number;
+  /** Arrived on the intercept socket: a phone's SIP redirected by the firewall (transparent mode). */
+  readonly intercepted?: boolean;
 }
 
 export interface TransportOptions {
   lanAddress: string;
   wanAddress: string;
   port: number;
+  /** Transparent mode: the LAN port redirected SIP arrives on; null when the mode is off. */
+  interceptPort: number | null;
   isLanSource: (addr: string) => boolean;
   sockets: SocketFactory;
   logger: Logger;
@@ -34,6 +38,7 @@ function plainAddress(addr: string): string {
 export class UdpTransport {
   private lan: dgram.Socket | null = null;
   private wan: dgram.Socket | null = null;
+  private intercept: dgram.Socket | null = null;
   private handler: (d: Datagram) => void = () => {};
   private closed = false;
 
@@ -45,11 +50,18 @@ export class UdpTransport {
 
   async listen(): Promise<void> {
     const shared = sameAddress(this.opts.lanAddress, this.opts.wanAddress);
-    this.lan = await this.bind(this.opts.lanAddress, shared ? null : 'lan');
-    this.wan = shared ? this.lan : await this.bind(this.opts.wanAddress, 'wan');
+    this.lan = await this.bind(this.opts.lanAddress, shared ? null : 'lan', this.opts.port, false);
+    this.wan = shared ? this.lan : await this.bind(this.opts.wanAddress, 'wan', this.opts.port, false);
+    if (this.opts.interceptPort !== null)
+      this.intercept = await this.bind(this.opts.lanAddress, 'lan', this.opts.interceptPort, true);
   }
 
-  private bind(address: string, side: Side | null): Promise<dgram.Socket> {
+  private bind(
+    address: string,
+    side: Side | null,
+    port: number,
+    intercepted: boolean,
+  ): Promise<dgram.Socket> {
     const family = ipFamily(address);
     if (!family) throw new TypeError(`not an IP address: ${address}`);
     const sock = this.opts.sockets.udp(family);
@@ -57,30 +69,29 @@ export class UdpTransport {
       const onError = (err: Error) => {
         sock.close();
         reject(
-          new SipmasqError(
-            'SMQ_ERR_BIND',
-            `${address}:${this.opts.port}: ${err.message}`,
-            { address },
-            { cause: err },
-          ),
+          new SipmasqError('SMQ_ERR_BIND', `${address}:${port}: ${err.message}`, { address }, { cause: err }),
         );
       };
       sock.once('error', onError);
-      sock.bind({ address, port: this.opts.port, exclusive: true }, () => {
+      sock.bind({ address, port, exclusive: true }, () => {
         sock.off('error', onError);
         sock.on('error', (err) => this.opts.logger.warn('socket error', { address, error: err.message }));
         sock.on('message', (data, rinfo) => {
           const src = plainAddress(rinfo.address);
           const from: Side = side ?? (this.opts.isLanSource(src) ? 'lan' : 'wan');
-          this.handler({ data, side: from, address: src, port: rinfo.port });
+          this.handler(
+            intercepted
+              ? { data, side: from, address: src, port: rinfo.port, intercepted }
+              : { data, side: from, address: src, port: rinfo.port },
+          );
         });
         resolve(sock);
       });
     });
   }
 
-  send(side: Side, data: Buffer, address: string, port: number): void {
-    const sock = side === 'lan' ? this.lan : this.wan;
+  send(side: Side, data: Buffer, address: string, port: number, intercepted = false): void {
+    const sock = side === 'wan' ? this.wan : intercepted && this.intercept ? this.intercept : this.lan;
     if (!sock || this.closed) return;
     sock.send(data, port, address, (err) => {
       if (err) this.opts.logger.debug('send failed', { to: `${address}:${port}`, error: err.message });
@@ -90,7 +101,9 @@ export class UdpTransport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const socks = [...new Set([this.lan, this.wan])].filter((s): s is dgram.Socket => s !== null);
+    const socks = [...new Set([this.lan, this.wan, this.intercept])].filter(
+      (s): s is dgram.Socket => s !== null,
+    );
     await Promise.all(socks.map((s) => new Promise<void>((r) => s.close(() => r()))));
   }
 }

@@ -16,11 +16,12 @@
 
 SIPMASQ_INCLUDE=/usr/share/sipmasq/firewall.sh
 
-# <table> <builtin or fw3 user chain> <our chain>
-SIPMASQ_CHAINS='filter input_rule sipmasq_input
-filter forward_rule sipmasq_forward
-nat prerouting_rule sipmasq_prerouting
-nat postrouting_rule sipmasq_postrouting'
+# <table> <builtin chain> <our chain>: the same names and places the daemon uses (rtpproxy/firewall/),
+# jumped to from the top of the builtin chain, so the daemon finds its hooks in place.
+SIPMASQ_CHAINS='filter INPUT sipmasq_input
+filter FORWARD sipmasq_forward
+nat PREROUTING sipmasq_dstnat
+nat POSTROUTING sipmasq_srcnat'
 
 # No 'local' here: fw3/fw4 source this file, and its variables are prefixed instead.
 sipmasq_fw3_each() { # <function>: call it with <tool> <table> <parent> <chain> for iptables and ip6tables
@@ -36,7 +37,7 @@ sipmasq_fw3_each() { # <function>: call it with <tool> <table> <parent> <chain> 
 
 sipmasq_fw3_add() {
 	"$1" -w -t "$2" -N "$4" 2>/dev/null
-	"$1" -w -t "$2" -C "$3" -j "$4" 2>/dev/null || "$1" -w -t "$2" -A "$3" -j "$4"
+	"$1" -w -t "$2" -C "$3" -j "$4" 2>/dev/null || "$1" -w -t "$2" -I "$3" 1 -j "$4"
 }
 
 sipmasq_fw3_del() {

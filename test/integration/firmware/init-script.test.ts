@@ -47,6 +47,10 @@ const STOCK_JSON: Config = {
   mediaIdleTimeout: 60,
   mediaHoldTimeout: 7200,
   keepaliveInterval: 20,
+  interceptPorts: [5060],
+  interceptListenPort: 5069,
+  outboundProxies: [],
+  failoverTimeout: 4,
   firewall: 'auto',
   sipHelper: 'disable',
   storePath: '/etc/sipmasq/sipmasq.db',
@@ -83,6 +87,12 @@ const VALID: ValidSample[] = [
 	option media_idle_timeout '90'
 	option media_hold_timeout '3600'
 	option keepalive_interval '0'
+	list intercept_port '5060'
+	list intercept_port '05062'
+	option intercept_listen_port '5070'
+	list outbound_proxy 'sip.example.com=proxy.example.net:5061'
+	list outbound_proxy 'voip.example.org=192.0.2.10'
+	option failover_timeout '010'
 	option firewall 'nftables'
 	option sip_helper 'warn'
 	option store_path 'none'
@@ -110,6 +120,10 @@ const VALID: ValidSample[] = [
       mediaIdleTimeout: 90,
       mediaHoldTimeout: 3600,
       keepaliveInterval: 0,
+      interceptPorts: [5060, 5062],
+      interceptListenPort: 5070,
+      outboundProxies: ['sip.example.com=proxy.example.net:5061', 'voip.example.org=192.0.2.10'],
+      failoverTimeout: 10,
       firewall: 'nftables',
       sipHelper: 'warn',
       storePath: '',
@@ -213,6 +227,76 @@ const INVALID: InvalidSample[] = [
     says: "'media_idle_timeout'",
     json: { mediaIdleTimeout: -1 },
   },
+  { uci: withOption('failover_timeout', '0'), says: "'failover_timeout'", json: { failoverTimeout: 0 } },
+  { uci: withOption('failover_timeout', '33'), says: "'failover_timeout'", json: { failoverTimeout: 33 } },
+  {
+    uci: withOption('intercept_port', '70000', 'list'),
+    says: "'intercept_port'",
+    json: { interceptPorts: [70000] },
+  },
+  {
+    uci: withOption('intercept_port', '0x13c4', 'list'),
+    says: "'intercept_port' must be a decimal number",
+    json: { interceptPorts: ['0x13c4'] },
+  },
+  {
+    uci: `${SHIPPED_UCI}\tlist intercept_port '0'\n\tlist intercept_port '5060'\n`,
+    says: "'intercept_port'",
+    what: "list intercept_port '0' before a valid one (validate_data passes it)",
+    json: { interceptPorts: [0, 5060] },
+  },
+  {
+    uci: withOption('intercept_listen_port', '70000'),
+    says: "'intercept_listen_port'",
+    json: { interceptListenPort: 70000 },
+  },
+  {
+    uci: withOption('intercept_listen_port', '5060'),
+    says: "'intercept_listen_port' (5060) must differ from sip_port",
+    json: { interceptListenPort: 5060 },
+  },
+  {
+    uci: withOption('outbound_proxy', 'proxy.example.net', 'list'),
+    says: "'outbound_proxy' must be domain=host[:port], got 'proxy.example.net'",
+    json: { outboundProxies: ['proxy.example.net'] },
+  },
+  {
+    uci: withOption('outbound_proxy', 'example.com=proxy.example.net:70000', 'list'),
+    says: "'outbound_proxy'",
+    json: { outboundProxies: ['example.com=proxy.example.net:70000'] },
+  },
+  {
+    uci: withOption('outbound_proxy', 'example.com=proxy.example.net:0', 'list'),
+    says: "'outbound_proxy'",
+    json: { outboundProxies: ['example.com=proxy.example.net:0'] },
+  },
+  {
+    uci: withOption('outbound_proxy', 'example.com=sip:proxy.example.net', 'list'),
+    says: "'outbound_proxy'",
+    json: { outboundProxies: ['example.com=sip:proxy.example.net'] },
+  },
+  {
+    uci: withOption('outbound_proxy', 'example.com=proxy.example.net:005060', 'list'),
+    says: "'outbound_proxy'",
+    json: { outboundProxies: ['example.com=proxy.example.net:005060'] },
+  },
+  {
+    uci: withOption('outbound_proxy', 'a=b=c', 'list'),
+    says: "'outbound_proxy'",
+    json: { outboundProxies: ['a=b=c'] },
+  },
+  {
+    uci: withOption('outbound_proxy', '*=/*', 'list'),
+    says: "got '*=/*'",
+    what: "list outbound_proxy '*=/*' (not expanded as a glob)",
+    json: { outboundProxies: ['*=/*'] },
+  },
+  {
+    uci: `${SHIPPED_UCI}\tlist outbound_proxy 'example.com=proxy.example.net'\n\tlist outbound_proxy 'example.org proxy.example.net'\n`,
+    says: "got 'example.org'",
+    what: 'a valid outbound_proxy entry, then one with a space',
+    json: { outboundProxies: ['example.com=proxy.example.net', 'example.org proxy.example.net'] },
+  },
   { uci: withOption('enabled', 'maybe'), says: "'enabled'", json: {} },
   { uci: withOption('lan', 'br-lan'), says: "'lan'", json: {} },
 ];
@@ -265,6 +349,8 @@ for (const shell of shells()) {
       const schema = Object.fromEntries(callsTo(r, 'json_add_string').map(([k, v]) => [k, v]));
       assert.equal(schema['package'], 'sipmasq');
       assert.equal(schema['sip_port'], 'range(1,65535)');
+      assert.equal(schema['intercept_port'], 'list(range(1,65535))');
+      assert.equal(schema['outbound_proxy'], 'list(string)');
 
       const custom = makeRoot({ uci: `config sipmasq 'main'\n\toption lan 'guest'\n\toption wan 'guest'\n` });
       const r2 = runInit(custom, 'start', shell);
@@ -281,7 +367,13 @@ for (const shell of shells()) {
         assert.equal(callsTo(r, 'procd_open_instance').length, 1);
         const daemon = validateConfig(r.config);
         assert.deepEqual(
-          { ...daemon, modes: [...daemon.modes], lanNetworks: [...daemon.lanNetworks] },
+          {
+            ...daemon,
+            modes: [...daemon.modes],
+            lanNetworks: [...daemon.lanNetworks],
+            interceptPorts: [...daemon.interceptPorts],
+            outboundProxies: [...daemon.outboundProxies],
+          },
           sample.json,
         );
       });

@@ -55,6 +55,7 @@ describe('outbound proxy on loopback', () => {
       storePath: '',
       controlSocket: join(dir, 'ctl.sock'),
       keepaliveInterval: 0,
+      firewall: 'none',
       logLevel: 'debug',
     });
     daemon = new Daemon(config, {

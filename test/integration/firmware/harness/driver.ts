@@ -173,7 +173,7 @@ export const callsTo = (r: RunResult, fn: string): string[][] =>
 export const FIREWALL_SCRIPT = join(FILES, 'firewall.sh');
 
 /** fw3's parent chains (nat exists for iptables only here, as on builds without ip6tables nat). */
-const FW3_PARENTS = 'filter:input_rule filter:forward_rule nat:prerouting_rule nat:postrouting_rule';
+const FW3_PARENTS = 'filter:INPUT filter:FORWARD nat:PREROUTING nat:POSTROUTING';
 
 /**
  * /usr/share/sipmasq/firewall.sh: with no action it is sourced the way fw3/fw4 run includes

@@ -9,6 +9,7 @@ import { AddressBook, type Addresses } from '../../../../proxy/core/address-book
 import { CallTable } from '../../../../proxy/core/call-table.ts';
 import { ContactMap } from '../../../../proxy/core/contact-map.ts';
 import { ContactTokens } from '../../../../proxy/core/contact-token.ts';
+import { Failover } from '../../../../proxy/core/failover.ts';
 import type { NextHopResolver, Target } from '../../../../proxy/core/next-hop.ts';
 import { RegistrationTable } from '../../../../proxy/core/registration-table.ts';
 import { type Sender, SipProxy } from '../../../../proxy/core/sip-proxy.ts';
@@ -202,6 +203,7 @@ export function makeProxy(opts: { maxMessageSize?: number } = {}) {
   const resolver = new FixedResolver({
     [DOMAIN]: [{ address: PROVIDER, port: PROVIDER_PORT }],
   });
+  const failover = new Failover(clock, (data, t) => sender.send('wan', data, t.address, t.port), 4000, log);
   const proxy = new SipProxy({
     addresses,
     transport: sender,
@@ -211,6 +213,7 @@ export function makeProxy(opts: { maxMessageSize?: number } = {}) {
     contacts,
     tokens,
     resolver,
+    failover,
     memo,
     clock,
     log,

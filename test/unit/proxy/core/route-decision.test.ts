@@ -134,6 +134,7 @@ describe('decide: from the WAN', () => {
       contact: binding().contact,
       addr: PHONE,
       port: binding().phonePort,
+      intercepted: false,
     });
   });
 
@@ -169,6 +170,7 @@ describe('decide: from the WAN', () => {
       contact: `sip:bob@${PHONE2}:5060`,
       addr: PHONE2,
       port: 5060,
+      intercepted: false,
     };
     assert.deepEqual(
       decide(request('BYE', `sip:${DIALOG_TOKEN}@${PUBLIC}:5060`, { toTag: 'ph' }), 'wan', deps),
@@ -209,6 +211,7 @@ describe('decide: from the WAN', () => {
       contact: binding().contact,
       addr: PHONE,
       port: binding().phonePort,
+      intercepted: false,
     });
     assert.equal(
       (decide(request('INVITE', 'sip:alice@other.example'), 'wan', deps) as { status: number }).status,
