@@ -120,6 +120,8 @@ export interface MediaControl {
 
 export type FirewallChoice = 'auto' | 'nftables' | 'iptables' | 'none';
 export type MediaPathChoice = 'auto' | 'relay' | 'kernel';
+/** What to do about the kernel SIP helper (nf_conntrack_sip / nf_nat_sip), issue 4. */
+export type SipHelperPolicy = 'disable' | 'warn';
 
 export interface MediaSideOptions {
   readonly lanAddress: string;
@@ -135,6 +137,11 @@ export interface MediaSideOptions {
   readonly holdTimeoutMs: number;
   readonly mediaPath: MediaPathChoice;
   readonly firewall: FirewallChoice;
+  /**
+   * The kernel SIP helper: `disable` keeps it off the flows sipmasq handles, `warn` leaves it and says
+   * so in the log and in FirewallStatus.warnings. Default `disable` (the proxy config's default).
+   */
+  readonly sipHelper?: SipHelperPolicy;
 }
 
 /** One redirect of LAN SIP traffic to sipmasq (transparent mode, issue 4). */
@@ -144,6 +151,31 @@ export interface SipRedirect {
   readonly port: number;
   /** sipmasq's port on its LAN address. */
   readonly toPort: number;
+}
+
+/**
+ * Transparent mode: requests sipmasq sends later to a phone (from its LAN address and SIP port) leave
+ * with the source the phone believes it talks to (its registrar), so that phones that accept SIP only
+ * from their registrar take them. Replies on the phone's own flow need none of this (conntrack de-NATs
+ * them); this is for new flows, e.g. an incoming INVITE after the phone's conntrack entry expired.
+ */
+export interface SourceMapping {
+  readonly phoneAddress: string;
+  readonly phonePort: number;
+  readonly proto: 'udp' | 'tcp';
+  /** The address and port the phone sent its REGISTER to (e.g. 203.0.113.10:5060). */
+  readonly asAddress: string;
+  readonly asPort: number;
+}
+
+/** What was found of the kernel SIP helper at start and what sipmasq did about it. */
+export interface SipHelperStatus {
+  /** nf_conntrack_sip or nf_nat_sip is loaded (or built into the kernel). */
+  readonly loaded: boolean;
+  /** A firewall rule (or the old auto-assignment sysctl) attaches the `sip` helper to flows. */
+  readonly attached: boolean;
+  /** What sipmasq did: disabled (and how), warned, or nothing (and why). */
+  readonly action: string;
 }
 
 export interface FirewallStatus {
@@ -157,11 +189,14 @@ export interface FirewallStatus {
   readonly restored: number;
   readonly openings: readonly string[];
   readonly warnings: readonly string[];
+  readonly sipHelper: SipHelperStatus;
 }
 
 export interface NetworkControl {
   /** Transparent mode: the redirects wanted now (replaces the previous set; [] removes them). */
   setRedirects(redirects: readonly SipRedirect[]): Promise<void>;
+  /** Transparent mode: the source mappings wanted now (replaces the previous set; [] removes them). */
+  setSourceMappings(mappings: readonly SourceMapping[]): Promise<void>;
   status(): FirewallStatus;
 }
 

@@ -79,6 +79,19 @@ export class PortPool {
     }
   }
 
+  /**
+   * Mark one specific pair as in use (adopting a stream that survived a restart). False when the port is
+   * not an even port of the range or already in use.
+   */
+  claim(rtpPort: number): boolean {
+    const offset = rtpPort - this.first;
+    if (!Number.isInteger(offset) || offset < 0 || offset % 2 !== 0 || offset / 2 >= this.pairs) return false;
+    if (this.inUse.has(rtpPort)) return false;
+    this.inUse.add(rtpPort);
+    this.releasedAt.delete(rtpPort);
+    return true;
+  }
+
   /** Return a pair to the pool. Unknown ports are ignored. */
   release(rtpPort: number): void {
     if (!this.inUse.delete(rtpPort)) return;

@@ -103,4 +103,18 @@ describe('PortPool', () => {
     assert.throws(() => pool(() => 0, 10_001, 10_001), TypeError);
     assert.throws(() => pool(() => 0, 0, 10), TypeError);
   });
+
+  it('claims one given pair for an adopted stream, and never an odd, foreign or used one', async () => {
+    const p = new PortPool({ portMin: 10_000, portMax: 10_009, clock: new ManualClock(), random: () => 0 });
+    assert.equal(p.claim(10_004), true);
+    assert.equal(p.claim(10_004), false);
+    assert.equal(p.claim(10_005), false);
+    assert.equal(p.claim(10_010), false);
+    assert.equal(p.claim(9_998), false);
+    const got: number[] = [];
+    for (let i = 0; i < 4; i++) got.push((await p.acquire(async (port) => port)).port);
+    assert.ok(!got.includes(10_004));
+    p.release(10_004);
+    assert.equal(p.used, 4);
+  });
 });

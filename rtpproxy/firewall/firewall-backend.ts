@@ -1,0 +1,21 @@
+/**
+ * What every firewall backend (nftables for fw4, iptables for fw3, none) offers the Firewall: replace the
+ * content of our chains atomically, look at what is live, and take everything of ours away again.
+ */
+import type { FwRule, Inspection, RuleCounter } from './fw-rule.ts';
+
+export type BackendName = 'nftables' | 'iptables' | 'none';
+
+export interface FirewallBackend {
+  readonly name: BackendName;
+  /**
+   * Make our chains hold exactly `rules` (checked already), creating chains and hooks that are missing.
+   * `counters` (by comment) are written back into the new rules so that a re-apply does not reset them.
+   * One atomic step per table; rejects with SMQ_ERR_FIREWALL when the firewall refused anything.
+   */
+  apply(rules: readonly FwRule[], counters: ReadonlyMap<string, RuleCounter>): Promise<void>;
+  /** Read the live state of our chains and hooks. */
+  inspect(): Promise<Inspection>;
+  /** Delete every jump to our chains and the chains themselves (clean stop). Idempotent. */
+  remove(): Promise<void>;
+}

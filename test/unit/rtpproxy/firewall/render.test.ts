@@ -1,0 +1,164 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isSipmasqError } from '../../../../common/errors.ts';
+import { checkRule, DEFAULT_CHAINS, type FwRule } from '../../../../rtpproxy/firewall/fw-rule.ts';
+import { iptApplyInput, iptRemoveInput } from '../../../../rtpproxy/firewall/iptables-render.ts';
+import { nftApplyScript, nftRemoveScript } from '../../../../rtpproxy/firewall/nft-render.ts';
+import { parseComment, sessionTag } from '../../../../rtpproxy/firewall/rule-comment.ts';
+import { kernelRules } from '../../../../rtpproxy/kernel/kernel-rules.ts';
+
+const ctx = { wanDevice: 'wan', lanDevice: 'br-lan', wanAddress: '198.51.100.2' };
+const mapping = { x: 30000, phone: '192.168.1.10', phoneRtp: 4000, phoneRtcp: 4001, peer: '203.0.113.7' };
+const state: FwRule[] = [
+  { kind: 'marker', chain: 'input', comment: 'smq:@marker:input' },
+  {
+    kind: 'accept-in',
+    comment: 'smq:@sip:udp:5060',
+    dev: 'wan',
+    daddr: '198.51.100.2',
+    proto: 'udp',
+    ports: [5060, 5060],
+    saddr: null,
+  },
+  {
+    kind: 'accept-in',
+    comment: 'smq:abc:0:pin',
+    dev: 'wan',
+    daddr: '198.51.100.2',
+    proto: 'udp',
+    ports: [30002, 30003],
+    saddr: '203.0.113.9',
+  },
+  ...kernelRules('sess1', 0, mapping, ctx).slice(0, 4),
+  {
+    kind: 'redirect',
+    comment: 'smq:@redirect:udp:5060',
+    dev: 'br-lan',
+    proto: 'udp',
+    dport: 5060,
+    toPort: 5060,
+  },
+];
+const K = 'smq:sess1:0:k';
+const M = '30000:192.168.1.10:4000:4001:203.0.113.7';
+
+describe('firewall rule text', () => {
+  it('renders the nftables script: chains, missing hooks, flush, rules with counters and comments', () => {
+    const names = {
+      family: 'inet',
+      table: 'fw4',
+      chains: DEFAULT_CHAINS,
+      parents: { input: 'input', forward: 'forward', dstnat: 'dstnat', srcnat: 'srcnat' },
+    };
+    const counters = new Map([[`${K}:in-rtp:${M}`, { packets: 7, bytes: 1120 }]]);
+    const script = nftApplyScript(names, state, counters, new Set(['input', 'srcnat']));
+    assert.equal(
+      script,
+      `add chain inet fw4 sipmasq_input
+add chain inet fw4 sipmasq_forward
+add chain inet fw4 sipmasq_dstnat
+add chain inet fw4 sipmasq_srcnat
+insert rule inet fw4 input jump sipmasq_input comment "smq:@hook"
+insert rule inet fw4 srcnat jump sipmasq_srcnat comment "smq:@hook"
+flush chain inet fw4 sipmasq_input
+flush chain inet fw4 sipmasq_forward
+flush chain inet fw4 sipmasq_dstnat
+flush chain inet fw4 sipmasq_srcnat
+add rule inet fw4 sipmasq_input counter comment "smq:@marker:input"
+add rule inet fw4 sipmasq_input iifname "wan" ip daddr 198.51.100.2 udp dport 5060 counter accept comment "smq:@sip:udp:5060"
+add rule inet fw4 sipmasq_input iifname "wan" ip daddr 198.51.100.2 ip saddr 203.0.113.9 udp dport 30002-30003 counter accept comment "smq:abc:0:pin"
+add rule inet fw4 sipmasq_dstnat iifname "wan" ip daddr 198.51.100.2 ip saddr 203.0.113.7 udp dport 30000 counter dnat ip to 192.168.1.10:4000 comment "${K}:dnat-rtp:${M}"
+add rule inet fw4 sipmasq_srcnat oifname "wan" ip saddr 192.168.1.10 udp sport 4000 counter snat ip to 198.51.100.2:30000 comment "${K}:snat-rtp:${M}"
+add rule inet fw4 sipmasq_forward iifname "wan" oifname "br-lan" ip daddr 192.168.1.10 ip saddr 203.0.113.7 udp dport 4000 ct status dnat,snat counter packets 7 bytes 1120 accept comment "${K}:in-rtp:${M}"
+add rule inet fw4 sipmasq_forward iifname "br-lan" oifname "wan" ip saddr 192.168.1.10 udp sport 4000 counter accept comment "${K}:out-rtp:${M}"
+add rule inet fw4 sipmasq_dstnat iifname "br-lan" meta l4proto udp th dport 5060 fib daddr type != local counter redirect to :5060 comment "smq:@redirect:udp:5060"
+`,
+    );
+    assert.equal(
+      nftRemoveScript(names, [{ chain: 'input', handle: 12 }], ['sipmasq_input']),
+      'delete rule inet fw4 input handle 12\nflush chain inet fw4 sipmasq_input\ndelete chain inet fw4 sipmasq_input\n',
+    );
+  });
+
+  it('renders the iptables-restore input per table with -F of our chains and -I hooks', () => {
+    const input = iptApplyInput(
+      DEFAULT_CHAINS,
+      state,
+      new Map([['smq:@sip:udp:5060', { packets: 3, bytes: 90 }]]),
+      new Set(['dstnat']),
+    );
+    assert.equal(
+      input,
+      `*filter
+:sipmasq_input - [0:0]
+:sipmasq_forward - [0:0]
+-F sipmasq_input
+-F sipmasq_forward
+-A sipmasq_input -m comment --comment "smq:@marker:input"
+[3:90] -A sipmasq_input -i wan -d 198.51.100.2/32 -p udp -m udp --dport 5060 -m comment --comment "smq:@sip:udp:5060" -j ACCEPT
+-A sipmasq_input -i wan -s 203.0.113.9/32 -d 198.51.100.2/32 -p udp -m udp --dport 30002:30003 -m comment --comment "smq:abc:0:pin" -j ACCEPT
+-A sipmasq_forward -i wan -o br-lan -s 203.0.113.7/32 -d 192.168.1.10/32 -p udp -m udp --dport 4000 -m conntrack --ctstate DNAT,SNAT -m comment --comment "${K}:in-rtp:${M}" -j ACCEPT
+-A sipmasq_forward -i br-lan -o wan -s 192.168.1.10/32 -p udp -m udp --sport 4000 -m comment --comment "${K}:out-rtp:${M}" -j ACCEPT
+COMMIT
+*nat
+:sipmasq_dstnat - [0:0]
+:sipmasq_srcnat - [0:0]
+-F sipmasq_dstnat
+-F sipmasq_srcnat
+-A sipmasq_dstnat -i wan -s 203.0.113.7/32 -d 198.51.100.2/32 -p udp -m udp --dport 30000 -m comment --comment "${K}:dnat-rtp:${M}" -j DNAT --to-destination 192.168.1.10:4000
+-A sipmasq_srcnat -o wan -s 192.168.1.10/32 -p udp -m udp --sport 4000 -m comment --comment "${K}:snat-rtp:${M}" -j SNAT --to-source 198.51.100.2:30000
+-A sipmasq_dstnat -i br-lan -p udp -m udp --dport 5060 -m addrtype ! --dst-type LOCAL -m comment --comment "smq:@redirect:udp:5060" -j REDIRECT --to-ports 5060
+-I PREROUTING 1 -j sipmasq_dstnat
+COMMIT
+`,
+    );
+    assert.equal(
+      iptRemoveInput(new Map([['filter', { jumps: ['INPUT -j sipmasq_input'], chains: ['sipmasq_input'] }]])),
+      '*filter\n-D INPUT -j sipmasq_input\n-F sipmasq_input\n-X sipmasq_input\nCOMMIT\n',
+    );
+  });
+
+  it('maps RTP and RTCP legs, and only RTP when the phone muxes RTCP on its RTP port', () => {
+    assert.equal(kernelRules('s', 1, mapping, ctx).length, 8);
+    assert.equal(kernelRules('s', 1, { ...mapping, phoneRtcp: 4000, peer: null }, ctx).length, 4);
+    const dnat = kernelRules('s', 1, { ...mapping, peer: null }, ctx)[0];
+    assert.equal(dnat?.kind === 'dnat' && dnat.saddr, null);
+  });
+
+  it('reads its comments back, and names long session ids by a hash', () => {
+    const p = parseComment(`${K}:dnat-rtcp:${M}`);
+    assert.deepEqual(p, { type: 'kernel', tag: 'sess1', index: 0, role: 'dnat-rtcp', mapping });
+    assert.deepEqual(parseComment('smq:sess1:3:pin'), { type: 'pinhole', tag: 'sess1', index: 3 });
+    assert.equal(parseComment('fw4: something else'), null);
+    assert.equal(parseComment(`${K}:dnat-rtp:30000:192.168.1.10:4000:4001:not-an-ip`), null);
+    const tag = sessionTag('a very long session id with spaces');
+    assert.match(tag, /^h[A-Za-z0-9_-]{15}$/);
+    assert.equal(sessionTag(tag), tag);
+  });
+
+  it('refuses bad addresses, ports, devices and comments with SMQ_ERR_FIREWALL and produces no rule', () => {
+    const base = state[3] as Extract<FwRule, { kind: 'dnat' }>;
+    const bad: FwRule[] = [
+      { ...base, to: '192.168.1.10; drop' },
+      { ...base, to: '0.0.0.0' },
+      { ...base, saddr: '2001:db8::1' },
+      { ...base, daddr: 'example.com' },
+      { ...base, dport: 0 },
+      { ...base, toPort: 65536 },
+      { ...base, dport: 1.5 },
+      { ...base, dev: 'wan" accept' },
+      { ...base, dev: 'a-very-long-interface-name' },
+      { ...base, comment: 'smq:x" ; flush ruleset' },
+      { ...base, comment: 'not ours' },
+      { ...(state[1] as Extract<FwRule, { kind: 'accept-in' }>), ports: [5061, 5060] },
+      { ...(state[1] as Extract<FwRule, { kind: 'accept-in' }>), proto: 'icmp' as 'udp' },
+    ];
+    for (const rule of bad)
+      assert.throws(
+        () => checkRule(rule),
+        (e: unknown) => isSipmasqError(e, 'SMQ_ERR_FIREWALL'),
+        JSON.stringify(rule),
+      );
+    assert.deepEqual(checkRule(base), base);
+  });
+});
