@@ -11,7 +11,7 @@ import { sameAddress } from '../common/net.ts';
 import type { SocketFactory } from '../common/socket-factory.ts';
 import type { MediaControl, MediaSide } from '../rtpproxy/control.ts';
 import { createMediaSide } from '../rtpproxy/media-side.ts';
-import type { Config } from './config.ts';
+import { type Config, parseOutboundProxy } from './config.ts';
 import { AddressBook, type Addresses } from './core/address-book.ts';
 import { CallTable } from './core/call-table.ts';
 import { ContactMap } from './core/contact-map.ts';
@@ -27,6 +27,18 @@ import { buildStatus, type StatusReport } from './status/status-report.ts';
 import { openStore } from './store/open-store.ts';
 import type { RegistrationStore } from './store/registration-store.ts';
 import { UdpTransport } from './transport/udp-transport.ts';
+
+/** `domain=host[:port]` entries as a lookup (validated by config.ts). */
+function outboundProxyTable(
+  entries: readonly string[],
+): (domain: string) => { host: string; port: number | undefined } | undefined {
+  const table = new Map<string, { host: string; port: number | undefined }>();
+  for (const e of entries) {
+    const p = parseOutboundProxy(e);
+    if (p) table.set(p.domain, { host: p.host, port: p.port });
+  }
+  return (domain) => table.get(domain);
+}
 
 export interface DaemonEnv {
   readonly version: string;
@@ -109,12 +121,14 @@ export class Daemon {
       tokens: this.tokens,
       resolver: this.resolver,
       failover: this.failover,
+      proxyFor: outboundProxyTable(this.config.outboundProxies),
       memo: this.memo,
       clock,
       log: logger.child('proxy'),
       maxMessageSize: this.config.maxMessageSize,
     });
     await this.bindTransport();
+    await this.applyInterception();
     this.keepalive = new Keepalive(
       () => this.registrations.registrars(),
       this.proxy.transportSender(),
@@ -189,6 +203,29 @@ export class Daemon {
     return side;
   }
 
+  /**
+   * Transparent mode: redirect the LAN's SIP toward outside addresses on interceptPorts to our
+   * intercept socket (after it is bound, so no redirected packet meets a closed port).
+   */
+  private async applyInterception(): Promise<void> {
+    if (!this.config.modes.includes('transparent')) {
+      await this.side.network.setRedirects([]);
+      return;
+    }
+    const toPort = this.config.interceptListenPort;
+    const redirects = this.config.interceptPorts.map((port) => ({ proto: 'udp' as const, port, toPort }));
+    try {
+      await this.side.network.setRedirects(redirects);
+      this.log.info('transparent mode: LAN SIP intercepted', {
+        ports: this.config.interceptPorts.join(','),
+        to: toPort,
+      });
+    } catch (err) {
+      this.warnings.push(`transparent mode inactive: ${errorText(err)}`);
+      this.log.error('transparent mode: cannot install the redirects', { error: errorText(err) });
+    }
+  }
+
   private async bindTransport(): Promise<void> {
     const a = this.addresses;
     const transport = new UdpTransport({
@@ -256,6 +293,7 @@ export class Daemon {
       await old.close();
       this.side = await this.makeMediaSide();
     }
+    await this.applyInterception();
     this.log.info('configuration reloaded', {
       public: after.publicAddress,
       lan: after.lanAddress,
