@@ -108,8 +108,9 @@ export function formatStatus(r: StatusReport): string {
     `  store ${r.store.kind}${r.store.path ? ` ${r.store.path}` : ''}, ${r.store.flushes} flushes, ${r.store.pendingWrites} pending`,
   );
   lines.push(
-    `  firewall ${r.firewall.backend} (${r.firewall.reason})${r.firewall.healthy ? '' : ' UNHEALTHY'}, restored ${r.firewall.restored}x; open: ${r.firewall.openings.join(', ') || 'nothing'}`,
+    `  firewall ${r.firewall.backend} (${r.firewall.reason})${r.firewall.healthy ? '' : ' UNHEALTHY'}, restored ${r.firewall.restored}x`,
   );
+  for (const o of r.firewall.openings) lines.push(`    open ${o.replace(/\s*\(smq:[^)]*\)$/, '')}`);
   for (const w of r.warnings) lines.push(`  WARNING: ${w}`);
   lines.push('', `registrations (${r.registrations.length})`);
   for (const g of r.registrations)

@@ -233,6 +233,9 @@ export class Lab {
     // dropped by its firewall, as they would be lost on the internet.
     for (const ns of [NS.provider, NS.remote])
       await this.ip(['-n', ns, 'route', 'add', 'default', 'via', IP.routerWan]);
+    // Like a real router, a default route out of the WAN (sipmasq finds its WAN device by it). It
+    // leads nowhere beyond the lab: an address off the bridge gets no ARP answer and is dropped.
+    await this.ip(['-n', NS.router, 'route', 'add', 'default', 'dev', WAN_IF]);
 
     await this.sysctl(NS.router, {
       'net.ipv4.ip_forward': 1,
