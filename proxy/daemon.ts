@@ -26,6 +26,8 @@ import { ControlServer } from './status/control-server.ts';
 import { buildStatus, type StatusReport } from './status/status-report.ts';
 import { openStore } from './store/open-store.ts';
 import type { RegistrationStore } from './store/registration-store.ts';
+import { TransportSet } from './transport/sip-transport.ts';
+import { TcpTransport } from './transport/tcp-transport.ts';
 import { UdpTransport } from './transport/udp-transport.ts';
 
 /** `domain=host[:port]` entries as a lookup (validated by config.ts). */
@@ -60,7 +62,7 @@ export class Daemon {
   private side!: MediaSide;
   private resolver!: ResolverNextHop;
   private failover!: Failover;
-  private transport!: UdpTransport;
+  private transport!: TransportSet;
   private proxy!: SipProxy;
   private keepalive!: Keepalive;
   private control!: ControlServer;
@@ -111,7 +113,11 @@ export class Daemon {
     const self = this;
     this.proxy = new SipProxy({
       addresses: this.addresses,
-      transport: { send: (side, data, address, port) => self.transport.send(side, data, address, port) },
+      transport: {
+        send: (side, data, address, port, intercepted, transport) => {
+          self.transport.send(side, data, address, port, transport, intercepted);
+        },
+      },
       get control() {
         return self.side.media;
       },
@@ -213,7 +219,10 @@ export class Daemon {
       return;
     }
     const toPort = this.config.interceptListenPort;
-    const redirects = this.config.interceptPorts.map((port) => ({ proto: 'udp' as const, port, toPort }));
+    const redirects = this.config.interceptPorts.flatMap((port) => [
+      { proto: 'udp' as const, port, toPort },
+      { proto: 'tcp' as const, port, toPort },
+    ]);
     try {
       await this.side.network.setRedirects(redirects);
       this.log.info('transparent mode: LAN SIP intercepted', {
@@ -228,16 +237,28 @@ export class Daemon {
 
   private async bindTransport(): Promise<void> {
     const a = this.addresses;
-    const transport = new UdpTransport({
+    const intercept = this.config.modes.includes('transparent') ? this.config.interceptListenPort : null;
+    const udp = new UdpTransport({
       lanAddress: a.lan,
       wanAddress: a.wan,
       port: a.sipPort,
-      interceptPort: this.config.modes.includes('transparent') ? this.config.interceptListenPort : null,
+      interceptPort: intercept,
       isLanSource: (addr) => this.addresses.isLanSource(addr),
       sockets: this.env.sockets,
       logger: this.env.logger.child('transport'),
     });
-    transport.onDatagram((d) => this.proxy.handle(d));
+    // SIP over TCP from the phones (RFC 3261 §18): on the LAN address, and on the intercept port.
+    const tcp = new TcpTransport({
+      address: a.lan,
+      port: a.sipPort,
+      interceptPort: intercept,
+      isLanSource: (addr) => this.addresses.isLanSource(addr),
+      clock: this.env.clock,
+      maxMessageSize: this.config.maxMessageSize,
+      logger: this.env.logger.child('tcp'),
+    });
+    const transport = new TransportSet(udp, tcp, this.env.logger.child('transport'));
+    transport.onMessage((p) => this.proxy.handle(p));
     await transport.listen();
     this.transport = transport;
   }
@@ -260,6 +281,7 @@ export class Daemon {
       control: this.media,
       firewall: this.side.network.status(),
       dns: this.resolver.stats() as unknown as Record<string, unknown>,
+      tcp: this.transport.tcpStatus(),
       sipCounters: { ...this.proxy.counters, keepalivesSent: this.keepalive.sent },
       warnings: this.warnings,
     });

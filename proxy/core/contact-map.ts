@@ -13,6 +13,8 @@ export interface MappedContact {
   readonly port: number;
   /** Reached through the intercept socket (transparent mode). */
   readonly intercepted: boolean;
+  /** Reached over TCP (the phone's connection). */
+  readonly tcp: boolean;
   lastUsed: number;
 }
 
@@ -25,9 +27,16 @@ export class ContactMap {
 
   constructor(private readonly clock: Clock) {}
 
-  remember(user: string, contact: string, addr: string, port: number, intercepted = false): void {
+  remember(
+    user: string,
+    contact: string,
+    addr: string,
+    port: number,
+    intercepted = false,
+    tcp = false,
+  ): void {
     this.map.delete(user);
-    this.map.set(user, { user, contact, addr, port, intercepted, lastUsed: this.clock.now() });
+    this.map.set(user, { user, contact, addr, port, intercepted, tcp, lastUsed: this.clock.now() });
     while (this.map.size > MAX_ENTRIES) {
       const oldest = this.map.keys().next().value;
       if (oldest === undefined) break;

@@ -129,11 +129,14 @@ export function topRoute(req: SipRequest): SipUri | null {
  */
 export function recordRoute(
   req: SipRequest,
-  inbound: { host: string; port: number },
-  outbound: { host: string; port: number },
+  inbound: { host: string; port: number; tcp?: boolean },
+  outbound: { host: string; port: number; tcp?: boolean },
 ): void {
-  prependHeader(req, 'record-route', `<sip:${formatHostPort(inbound.host, inbound.port)};lr>`);
-  prependHeader(req, 'record-route', `<sip:${formatHostPort(outbound.host, outbound.port)};lr>`);
+  // A TCP phone's entry names TCP, so the phone keeps the dialog on its connection (RFC 3261 §16.6).
+  const entry = (e: { host: string; port: number; tcp?: boolean }) =>
+    `<sip:${formatHostPort(e.host, e.port)}${e.tcp ? ';transport=tcp' : ''};lr>`;
+  prependHeader(req, 'record-route', entry(inbound));
+  prependHeader(req, 'record-route', entry(outbound));
 }
 
 /** Drop a URI parameter from a URI text (used to clean up R-URIs we restore). */

@@ -36,6 +36,7 @@ export class RegisterFlow {
     phonePort: number,
     callId: string,
     intercepted = false,
+    tcp = false,
   ): PendingRegister | null {
     const aor = normalizeAor(getHeader(req, 'to'));
     if (!aor) return null;
@@ -58,6 +59,7 @@ export class RegisterFlow {
       star,
       expiresHeader: intOrNull(getHeader(req, 'expires')),
       intercepted,
+      tcp,
     };
   }
 
@@ -108,6 +110,7 @@ export class RegisterFlow {
         callId: pending.callId,
         instance: c.instance,
         ...(pending.intercepted ? { intercepted: true } : {}),
+        ...(pending.tcp ? { transport: 'tcp' as const } : {}),
       });
     }
   }

@@ -30,6 +30,8 @@ export type Decision =
       readonly port: number;
       /** Send from the intercept socket (the phone was intercepted, transparent mode). */
       readonly intercepted: boolean;
+      /** Over the phone's TCP connection. */
+      readonly tcp: boolean;
     };
 
 export interface DecisionDeps {
@@ -92,6 +94,7 @@ function phoneOf(reg: BindingRecord): Decision {
     addr: reg.phoneAddr,
     port: reg.phonePort,
     intercepted: reg.intercepted === true,
+    tcp: reg.transport === 'tcp',
   };
 }
 
@@ -110,6 +113,7 @@ function toPhone(req: SipRequest, user: string, deps: DecisionDeps): Decision {
         addr: mapped.addr,
         port: mapped.port,
         intercepted: mapped.intercepted,
+        tcp: mapped.tcp,
       };
     }
     return { kind: 'respond', status: 404, reason: 'Not Found' };

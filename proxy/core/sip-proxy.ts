@@ -32,8 +32,18 @@ import type { TransactionMemo } from './transaction-memo.ts';
 import { branchFor, popOwnVia, pushVia, responseDestination, stampReceived } from './via-stack.ts';
 
 export interface Sender {
-  /** `intercepted`: out of the intercept socket (transparent mode), so the phone sees its server. */
-  send(side: Side, data: Buffer, address: string, port: number, intercepted?: boolean): void;
+  /**
+   * `intercepted`: out of the intercept socket (transparent mode), so the phone sees its server.
+   * `transport`: 'tcp' for a phone's TCP connection (the WAN side is always UDP).
+   */
+  send(
+    side: Side,
+    data: Buffer,
+    address: string,
+    port: number,
+    intercepted?: boolean,
+    transport?: 'udp' | 'tcp',
+  ): void;
 }
 
 export interface SipProxyDeps {
@@ -131,7 +141,14 @@ export class SipProxy {
         'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, MESSAGE, SUBSCRIBE, NOTIFY, REFER',
       );
     this.counters.answered++;
-    this.d.transport.send(dg.side, serializeMessage(resp), dg.address, dg.port, dg.intercepted === true);
+    this.d.transport.send(
+      dg.side,
+      serializeMessage(resp),
+      dg.address,
+      dg.port,
+      dg.intercepted === true,
+      dg.transport,
+    );
   }
 
   private async onRequest(req: SipRequest, dg: Datagram): Promise<void> {
@@ -141,7 +158,8 @@ export class SipProxy {
       log.warn('request from a non-LAN source on the LAN side refused', { call: callId, from: dg.address });
       return this.reply(req, dg, 403, 'Forbidden');
     }
-    if (!stampReceived(req, dg.address, dg.port)) return this.reply(req, dg, 400, 'Bad Via');
+    if (!stampReceived(req, dg.address, dg.port, dg.transport === 'tcp'))
+      return this.reply(req, dg, 400, 'Bad Via');
     // RFC 3261 §16.3 step 3 / §16.6 step 3: Max-Forwards checked, added (70) or decremented.
     const mf = getHeader(req, 'max-forwards');
     if (mf === undefined) setHeader(req, 'max-forwards', '70');
@@ -187,13 +205,24 @@ export class SipProxy {
     const branch = branchFor(req, 'lan', dg.intercepted === true);
     let pending = null;
     if (req.method === 'REGISTER') {
-      pending = this.register.outbound(req, dg.address, dg.port, callId, dg.intercepted === true);
+      pending = this.register.outbound(
+        req,
+        dg.address,
+        dg.port,
+        callId,
+        dg.intercepted === true,
+        dg.transport === 'tcp',
+      );
       if (!pending) return this.reply(req, dg, 400, 'Bad To');
     } else {
       const aor = normalizeAor(getHeader(req, 'from')) ?? '';
       this.masquerade(req, aor, dg);
       if (req.method !== 'CANCEL' && req.method !== 'ACK')
-        recordRoute(req, { host: a.lan, port: a.sipPort }, { host: a.public, port: a.sipPort });
+        recordRoute(
+          req,
+          { host: a.lan, port: a.sipPort, tcp: dg.transport === 'tcp' },
+          { host: a.public, port: a.sipPort },
+        );
     }
     const entry = this.callFor(req, callId, 'lan', dg, '');
     if (entry && SDP_METHODS.has(req.method) && hasSdp(req)) {
@@ -234,13 +263,13 @@ export class SipProxy {
     req: SipRequest,
     dg: Datagram,
     callId: string,
-    t: { user: string; contact: string; addr: string; port: number; intercepted: boolean },
+    t: { user: string; contact: string; addr: string; port: number; intercepted: boolean; tcp: boolean },
   ): Promise<void> {
     const a = this.d.addresses;
     const branch = branchFor(req, 'wan');
     req.uri = t.contact;
     if (req.method !== 'CANCEL' && req.method !== 'ACK' && req.method !== 'REGISTER') {
-      recordRoute(req, { host: a.public, port: a.sipPort }, { host: a.lan, port: a.sipPort });
+      recordRoute(req, { host: a.public, port: a.sipPort }, { host: a.lan, port: a.sipPort, tcp: t.tcp });
     }
     const entry = this.callFor(req, callId, 'wan', { address: t.addr, port: t.port }, t.user);
     if (entry && SDP_METHODS.has(req.method) && hasSdp(req)) {
@@ -249,7 +278,7 @@ export class SipProxy {
       if (outcome.kind === 'bad-sdp') return this.reply(req, dg, 488, 'Not Acceptable Here');
     }
     const phoneAor = normalizeAor(getHeader(req, 'to'));
-    pushVia(req, a.lan, a.sipPort, branch); // last, as in toWan
+    pushVia(req, a.lan, a.sipPort, branch, t.tcp ? 'TCP' : 'UDP'); // last, as in toWan
     this.d.memo.set(branch, {
       method: req.method,
       callId,
@@ -259,7 +288,7 @@ export class SipProxy {
     });
     this.d.log.debug('forward to phone', { call: callId, method: req.method, to: `${t.addr}:${t.port}` });
     this.counters.forwarded++;
-    this.d.transport.send('lan', serializeMessage(req), t.addr, t.port, t.intercepted);
+    this.d.transport.send('lan', serializeMessage(req), t.addr, t.port, t.intercepted, t.tcp ? 'tcp' : 'udp');
   }
 
   /**
@@ -317,14 +346,26 @@ export class SipProxy {
   private masquerade(
     msg: SipRequest | SipResponse,
     aor: string,
-    dg: { address: string; port: number; intercepted?: boolean | undefined },
+    dg: {
+      address: string;
+      port: number;
+      intercepted?: boolean | undefined;
+      transport?: 'udp' | 'tcp' | undefined;
+    },
   ): void {
     const a = this.d.addresses;
     masqueradeContacts(msg, a.public, a.sipPort, (contactUri, uri) => {
       const user =
         this.d.registrations.find(aor, contactUri)?.token ?? this.d.tokens.userFor(aor, contactUri, uri.user);
       if (!this.d.registrations.get(user))
-        this.d.contacts.remember(user, contactUri, dg.address, dg.port, dg.intercepted === true);
+        this.d.contacts.remember(
+          user,
+          contactUri,
+          dg.address,
+          dg.port,
+          dg.intercepted === true,
+          dg.transport === 'tcp',
+        );
       return user;
     });
   }
@@ -389,6 +430,14 @@ export class SipProxy {
         this.endCall(entry, 'failure');
     }
     this.counters.forwarded++;
-    this.d.transport.send(popped.back, serializeMessage(resp), dest.address, dest.port, popped.intercepted);
+    const overTcp = popped.back === 'lan' && popped.next.transport.toUpperCase() === 'TCP';
+    this.d.transport.send(
+      popped.back,
+      serializeMessage(resp),
+      dest.address,
+      dest.port,
+      popped.intercepted,
+      overTcp ? 'tcp' : 'udp',
+    );
   }
 }

@@ -23,6 +23,8 @@ export interface PendingRegister {
   readonly expiresHeader: number | null;
   /** The REGISTER was intercepted (transparent mode). */
   readonly intercepted: boolean;
+  /** It came over TCP. */
+  readonly tcp: boolean;
 }
 
 export interface MemoEntry {

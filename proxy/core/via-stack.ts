@@ -22,7 +22,7 @@ const OUR_BRANCH_PREFIX = 'z9hG4bKsmq';
  * value, it MUST set the value of the parameter to the source port of the request."
  * Returns false when the top Via cannot be read.
  */
-export function stampReceived(msg: SipRequest, srcAddr: string, srcPort: number): boolean {
+export function stampReceived(msg: SipRequest, srcAddr: string, srcPort: number, stream = false): boolean {
   const vias = getHeaderValues(msg, 'via');
   const top = vias[0] !== undefined ? parseVia(vias[0]) : null;
   if (!top) return false;
@@ -31,7 +31,10 @@ export function stampReceived(msg: SipRequest, srcAddr: string, srcPort: number)
     setParam(top.params, 'received', srcAddr);
     changed = true;
   }
-  if (getParam(top.params, 'rport') === null) {
+  // RFC 3261 §18.2.2: a response to a request over a connection goes back on that connection, so the
+  // connection's far end (address and port) is recorded even when the client did not ask for rport.
+  const rport = getParam(top.params, 'rport');
+  if (rport === null || (stream && rport === undefined)) {
     setParam(top.params, 'rport', String(srcPort));
     if (getParam(top.params, 'received') === undefined) setParam(top.params, 'received', srcAddr);
     changed = true;
@@ -69,8 +72,14 @@ export function branchFor(req: SipRequest, from: Side, intercepted = false): str
   return `${OUR_BRANCH_PREFIX}${from === 'wan' ? 'W' : intercepted ? 'T' : 'L'}${h.digest('base64url').slice(0, 20).replace(/[-_]/g, 'x')}`;
 }
 
-export function pushVia(msg: SipRequest, host: string, port: number, branch: string): void {
-  prependHeader(msg, 'via', `SIP/2.0/UDP ${formatHostPort(host, port)};branch=${branch};rport`);
+export function pushVia(
+  msg: SipRequest,
+  host: string,
+  port: number,
+  branch: string,
+  transport = 'UDP',
+): void {
+  prependHeader(msg, 'via', `SIP/2.0/${transport} ${formatHostPort(host, port)};branch=${branch};rport`);
 }
 
 export interface PoppedVia {

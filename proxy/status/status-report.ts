@@ -20,6 +20,7 @@ export interface StatusReport {
   sip: Record<string, number>;
   firewall: FirewallStatus;
   dns: Record<string, unknown>;
+  tcp: unknown;
   registrations: Array<{
     aor: string;
     contact: string;
@@ -52,6 +53,7 @@ export interface StatusSources {
   sipCounters: Record<string, number>;
   firewall: FirewallStatus;
   dns: Record<string, unknown>;
+  tcp: unknown;
   warnings: string[];
 }
 
@@ -73,6 +75,7 @@ export function buildStatus(s: StatusSources): StatusReport {
     sip: { ...s.sipCounters },
     firewall: s.firewall,
     dns: s.dns,
+    tcp: s.tcp,
     registrations: s.registrations.list().map((r) => ({
       aor: r.aor,
       contact: r.contact,

@@ -22,4 +22,6 @@ export interface BindingRecord {
    * socket, seen by the phone as coming from its registrar. Absent in records of older versions: false.
    */
   readonly intercepted?: boolean;
+  /** The phone registered over TCP: requests go on its connection. Absent: UDP. */
+  readonly transport?: 'tcp';
 }

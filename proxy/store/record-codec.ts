@@ -17,6 +17,7 @@ export function encodeRecord(record: BindingRecord): string {
     callId: record.callId,
     instance: record.instance,
     ...(record.intercepted ? { intercepted: true } : {}),
+    ...(record.transport === 'tcp' ? { transport: 'tcp' } : {}),
   });
 }
 
@@ -40,6 +41,8 @@ export function recordProblem(o: Readonly<Record<string, unknown>>): string | nu
   if (instance !== null && typeof instance !== 'string') return 'instance is neither a string nor null';
   const intercepted = o['intercepted'];
   if (intercepted !== undefined && typeof intercepted !== 'boolean') return 'intercepted is not a boolean';
+  const transport = o['transport'];
+  if (transport !== undefined && transport !== 'tcp') return 'transport is not tcp';
   return null;
 }
 
@@ -72,6 +75,7 @@ export function decodeRecord(token: string, data: string): DecodeResult {
       callId: o['callId'] as string,
       instance: o['instance'] as string | null,
       ...(o['intercepted'] === true ? { intercepted: true } : {}),
+      ...(o['transport'] === 'tcp' ? { transport: 'tcp' as const } : {}),
     },
   };
 }

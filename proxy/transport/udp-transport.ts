@@ -17,6 +17,8 @@ export interface Datagram {
   readonly port: number;
   /** Arrived on the intercept socket: a phone's SIP redirected by the firewall (transparent mode). */
   readonly intercepted?: boolean;
+  /** The transport it came over (absent: udp). */
+  readonly transport?: 'udp' | 'tcp';
 }
 
 export interface TransportOptions {

@@ -135,6 +135,7 @@ describe('decide: from the WAN', () => {
       addr: PHONE,
       port: binding().phonePort,
       intercepted: false,
+      tcp: false,
     });
   });
 
@@ -171,6 +172,7 @@ describe('decide: from the WAN', () => {
       addr: PHONE2,
       port: 5060,
       intercepted: false,
+      tcp: false,
     };
     assert.deepEqual(
       decide(request('BYE', `sip:${DIALOG_TOKEN}@${PUBLIC}:5060`, { toTag: 'ph' }), 'wan', deps),
@@ -212,6 +214,7 @@ describe('decide: from the WAN', () => {
       addr: PHONE,
       port: binding().phonePort,
       intercepted: false,
+      tcp: false,
     });
     assert.equal(
       (decide(request('INVITE', 'sip:alice@other.example'), 'wan', deps) as { status: number }).status,
