@@ -118,12 +118,28 @@ export interface Sent {
   readonly data: Buffer;
   readonly address: string;
   readonly port: number;
+  readonly intercepted?: boolean;
+  readonly transport?: 'udp' | 'tcp';
 }
 
 export class RecordingSender implements Sender {
   readonly sent: Sent[] = [];
-  send(side: Side, data: Buffer, address: string, port: number): void {
-    this.sent.push({ side, data: Buffer.from(data), address, port });
+  send(
+    side: Side,
+    data: Buffer,
+    address: string,
+    port: number,
+    intercepted?: boolean,
+    transport?: 'udp' | 'tcp',
+  ): void {
+    this.sent.push({
+      side,
+      data: Buffer.from(data),
+      address,
+      port,
+      ...(intercepted ? { intercepted } : {}),
+      ...(transport === 'tcp' ? { transport } : {}),
+    });
   }
   /** Everything sent so far, then forgets it. */
   take(): Sent[] {
@@ -220,8 +236,14 @@ export function makeProxy(opts: { maxMessageSize?: number } = {}) {
     maxMessageSize: opts.maxMessageSize ?? 65535,
   });
   /** Hands a datagram to the proxy and waits for its async forwarding to finish. */
-  const deliver = async (data: Buffer, side: Side, address: string, port: number) => {
-    proxy.handle({ data, side, address, port });
+  const deliver = async (
+    data: Buffer,
+    side: Side,
+    address: string,
+    port: number,
+    how: { intercepted?: boolean; transport?: 'udp' | 'tcp' } = {},
+  ) => {
+    proxy.handle({ data, side, address, port, ...how });
     await settle();
   };
   return {
