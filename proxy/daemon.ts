@@ -9,7 +9,7 @@ import { errorText, SipmasqError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { sameAddress } from '../common/net.ts';
 import type { SocketFactory } from '../common/socket-factory.ts';
-import type { MediaControl, MediaSide } from '../rtpproxy/control.ts';
+import type { MediaControl, MediaSide, SourceMapping } from '../rtpproxy/control.ts';
 import { createMediaSide } from '../rtpproxy/media-side.ts';
 import { type Config, parseOutboundProxy } from './config.ts';
 import { AddressBook, type Addresses } from './core/address-book.ts';
@@ -71,6 +71,8 @@ export class Daemon {
   private readonly contacts: ContactMap;
   private readonly tokens = new ContactTokens();
   private sweepTimer: Timer | null = null;
+  private mappingTimer: Timer | null = null;
+  private appliedMappings = '[]';
   private readonly startedAt: number;
   private stopping: Promise<void> | null = null;
   private readonly warnings: string[] = [];
@@ -135,6 +137,8 @@ export class Daemon {
     });
     await this.bindTransport();
     await this.applyInterception();
+    this.registrations.onChange(() => this.scheduleSourceMappings());
+    this.scheduleSourceMappings();
     this.keepalive = new Keepalive(
       () => this.registrations.registrars(),
       this.proxy.transportSender(),
@@ -198,6 +202,7 @@ export class Daemon {
         holdTimeoutMs: this.config.mediaHoldTimeout * 1000,
         mediaPath: this.config.mediaPath,
         firewall: this.config.firewall,
+        sipHelper: this.config.sipHelper,
       },
       { clock: this.env.clock, sockets: this.env.sockets, logger: this.env.logger },
     );
@@ -233,6 +238,44 @@ export class Daemon {
       this.warnings.push(`transparent mode inactive: ${errorText(err)}`);
       this.log.error('transparent mode: cannot install the redirects', { error: errorText(err) });
     }
+  }
+
+  /**
+   * Transparent mode, "answers look right to the phone": requests sipmasq later sends to an
+   * intercepted phone (out of the intercept socket) get the source address of the registrar the phone
+   * talks to, through a per-phone SNAT — replies on a live flow are de-NATed by conntrack anyway.
+   */
+  private scheduleSourceMappings(): void {
+    if (this.mappingTimer || !this.config.modes.includes('transparent')) return;
+    this.mappingTimer = this.env.clock.setTimeout(() => {
+      this.mappingTimer = null;
+      const byPhone = new Map<string, SourceMapping>();
+      for (const r of this.registrations.list().sort((x, y) => x.updatedAt - y.updatedAt)) {
+        if (!r.intercepted || r.transport === 'tcp') continue;
+        const i = r.registrar.lastIndexOf(':');
+        const asAddress = r.registrar.slice(0, i);
+        const asPort = Number(r.registrar.slice(i + 1));
+        if (!asAddress || !(asPort > 0)) continue;
+        byPhone.set(`${r.phoneAddr}:${r.phonePort}`, {
+          phoneAddress: r.phoneAddr,
+          phonePort: r.phonePort,
+          proto: 'udp',
+          asAddress,
+          asPort,
+          localPort: this.config.interceptListenPort,
+        });
+      }
+      const next = [...byPhone.values()];
+      const key = JSON.stringify(next);
+      if (key === this.appliedMappings) return;
+      this.side.network.setSourceMappings(next).then(
+        () => {
+          this.appliedMappings = key;
+          this.log.debug('source mappings applied', { count: next.length });
+        },
+        (err: unknown) => this.log.error('source mappings not applied', { error: errorText(err) }),
+      );
+    }, 50);
   }
 
   private async bindTransport(): Promise<void> {
@@ -314,8 +357,10 @@ export class Daemon {
       const old = this.side;
       await old.close();
       this.side = await this.makeMediaSide();
+      this.appliedMappings = '[]';
     }
     await this.applyInterception();
+    this.scheduleSourceMappings();
     this.log.info('configuration reloaded', {
       public: after.publicAddress,
       lan: after.lanAddress,
@@ -329,6 +374,7 @@ export class Daemon {
     this.stopping ??= (async () => {
       this.log.info('stopping');
       this.sweepTimer?.cancel();
+      this.mappingTimer?.cancel();
       this.keepalive?.stop();
       await this.control?.close();
       await this.transport?.close();

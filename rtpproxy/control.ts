@@ -166,6 +166,11 @@ export interface SourceMapping {
   /** The address and port the phone sent its REGISTER to (e.g. 203.0.113.10:5060). */
   readonly asAddress: string;
   readonly asPort: number;
+  /**
+   * sipmasq's port (on its LAN address) the requests leave from; default `sipPort`. In transparent
+   * mode, the intercept socket's port when that socket sends them.
+   */
+  readonly localPort?: number;
 }
 
 /** What was found of the kernel SIP helper at start and what sipmasq did about it. */

@@ -1,8 +1,9 @@
 /**
  * Builds the media side the proxy asks for (control.ts MediaSide): picks the firewall backend, opens
  * the SIP port on the WAN, decides whether the kernel path is possible, and wires the composite
- * MediaRouter (kernel path or relay per stream), the watchdog, transparent-mode redirects and the
- * reconcile step after a restart.
+ * MediaRouter (kernel path or relay per stream), the watchdog, transparent-mode redirects and source
+ * mappings, the kernel SIP helper policy (firewall/sip-helper-guard.ts) and the reconcile step after a
+ * restart.
  *
  * Crash safety: rules of kernel-path calls survive a kill -9 (the audio keeps flowing). At the next
  * start they are kept as they are until reconcile() says which sessions the proxy still knows: those
@@ -14,12 +15,22 @@ import type { Logger } from '../common/logger.ts';
 import { ipFamily, isValidPort } from '../common/net.ts';
 import type { SocketFactory } from '../common/socket-factory.ts';
 import { type CommandRunner, SpawnRunner } from './command-runner.ts';
-import type { FirewallStatus, MediaSide, MediaSideOptions, NetworkControl, SipRedirect } from './control.ts';
-import { type DetectOptions, detectBackend } from './firewall/backend-detect.ts';
+import type {
+  FirewallStatus,
+  MediaSide,
+  MediaSideOptions,
+  NetworkControl,
+  SipRedirect,
+  SourceMapping,
+} from './control.ts';
+import { type Detected, type DetectOptions, detectBackend } from './firewall/backend-detect.ts';
 import { ConntrackCleaner } from './firewall/conntrack-cleaner.ts';
 import { Firewall } from './firewall/firewall.ts';
 import { checkDevice, type FwRule } from './firewall/fw-rule.ts';
-import { redirectComment, sipComment } from './firewall/rule-comment.ts';
+import { NftBackend } from './firewall/nft-backend.ts';
+import { redirectComment, sipComment, sourceMapComment } from './firewall/rule-comment.ts';
+import { DEFAULT_HELPER_PATHS, detectSipHelper, type SipHelperPaths } from './firewall/sip-helper.ts';
+import { SipHelperGuard } from './firewall/sip-helper-guard.ts';
 import { type KernelContext, kernelRules } from './kernel/kernel-rules.ts';
 import { Leftovers } from './media/leftovers.ts';
 import { MediaRouter } from './media/media-router.ts';
@@ -31,6 +42,8 @@ export interface MediaSideTuning {
   iptables?: DetectOptions['iptables'];
   /** Default `conntrack`. */
   conntrack?: string;
+  /** Where the kernel SIP helper is looked for (/proc/modules, /sys/module, the sysctl). */
+  helperPaths?: Partial<SipHelperPaths>;
   /** Watchdog period (default 2000 ms). */
   watchdogMs?: number;
   /** Relay tuning passed through. */
@@ -76,6 +89,11 @@ export async function createMediaSide(opts: MediaSideOptions, deps: MediaSideDep
     firewall.warn('wan', `iptables backend is IPv4 only: nothing opened for ${opts.wanAddress}`);
   if (wanDev !== null && ruleable(opts.wanAddress))
     firewall.set('@sip', [sipRule(opts, checkDevice(wanDev))]);
+  const helper = await sipHelperGuard(opts, detected, runner, t, log, (text) =>
+    firewall.warn('sip-helper', text),
+  );
+  firewall.set('@nohelper', helper.rules([]));
+  log.info('kernel SIP helper', { ...helper.status() });
 
   const kernelWhyNot = kernelUnavailable(opts, firewall.active);
   const kernel: KernelContext | null =
@@ -95,6 +113,7 @@ export async function createMediaSide(opts: MediaSideOptions, deps: MediaSideDep
   );
   if (firewall.active) await leftovers.take();
   await firewall.start();
+  await helper.start();
 
   const conntrack = new ConntrackCleaner(
     runner,
@@ -124,29 +143,44 @@ export async function createMediaSide(opts: MediaSideOptions, deps: MediaSideDep
     ...(t.sweepIntervalMs !== undefined ? { sweepIntervalMs: t.sweepIntervalMs } : {}),
   });
 
+  /** Stage the rules of these owners together and commit; on any failure the previous ones stay. */
+  const replace = async (wanted: Record<string, readonly FwRule[]>): Promise<void> => {
+    const before = Object.keys(wanted).map((k) => [k, firewall.get(k) ?? []] as const);
+    try {
+      for (const [k, rules] of Object.entries(wanted)) firewall.set(k, rules);
+      await firewall.commit();
+    } catch (err) {
+      for (const [k, rules] of before) firewall.set(k, rules);
+      throw err;
+    }
+  };
+
   const network: NetworkControl = {
     async setRedirects(redirects: readonly SipRedirect[]): Promise<void> {
       if (redirects.length > 0 && !firewall.active)
         throw new SipmasqError('SMQ_ERR_FIREWALL', 'transparent-mode redirects need a firewall backend');
       if (redirects.length > 0 && opts.lanDevice === null)
         throw new SipmasqError('SMQ_ERR_FIREWALL', 'transparent-mode redirects need the LAN device');
-      const before = firewall.get('@redirect') ?? [];
-      firewall.set(
-        '@redirect',
-        redirects.map((r) => redirectRule(r, opts.lanDevice!)),
-      );
-      try {
-        await firewall.commit();
-      } catch (err) {
-        firewall.set('@redirect', before);
-        throw err;
-      }
+      await replace({
+        '@redirect': redirects.map((r) => redirectRule(r, opts.lanDevice!)),
+        '@nohelper': helper.rules(redirects),
+      });
       log.info('SIP redirects', {
         redirects: redirects.map((r) => `${r.proto}/${r.port}->${r.toPort}`).join(','),
       });
     },
+    async setSourceMappings(mappings: readonly SourceMapping[]): Promise<void> {
+      if (mappings.length > 0 && !firewall.active)
+        throw new SipmasqError('SMQ_ERR_FIREWALL', 'source mappings need a firewall backend');
+      await replace({ '@srcmap': mappings.map((m) => sourceMapRule(m, opts)) });
+      log.info('SIP source mappings', {
+        mappings: mappings
+          .map((m) => `${m.proto}/${m.phoneAddress}:${m.phonePort}<-${m.asAddress}:${m.asPort}`)
+          .join(','),
+      });
+    },
     status(): FirewallStatus {
-      return firewall.status();
+      return { ...firewall.status(), sipHelper: helper.status() };
     },
   };
 
@@ -173,6 +207,7 @@ export async function createMediaSide(opts: MediaSideOptions, deps: MediaSideDep
           failure ??= err;
           log.error('removing firewall rules failed', { error: errorText(err) });
         });
+        await helper.close();
         if (failure !== null) throw failure;
       })();
       return closing;
@@ -203,6 +238,63 @@ function redirectRule(r: SipRedirect, lanDevice: string): FwRule {
   };
 }
 
+/**
+ * What sipmasq sends from its LAN address and SIP port to the phone leaves as the phone's registrar
+ * (transparent mode). IPv4 only, like every NAT rule of ours.
+ */
+function sourceMapRule(m: SourceMapping, opts: MediaSideOptions): FwRule {
+  return {
+    kind: 'map-source',
+    comment: sourceMapComment(m.proto, m.phoneAddress, m.phonePort),
+    proto: m.proto,
+    saddr: opts.lanAddress,
+    sport: m.localPort ?? opts.sipPort,
+    daddr: m.phoneAddress,
+    dport: m.phonePort,
+    to: m.asAddress,
+    toPort: m.asPort,
+  };
+}
+
+/** Find the kernel SIP helper and decide what to do about it (policy default: disable). */
+async function sipHelperGuard(
+  opts: MediaSideOptions,
+  detected: Detected,
+  runner: CommandRunner,
+  t: MediaSideTuning,
+  log: Logger,
+  warn: (text: string) => void,
+): Promise<SipHelperGuard> {
+  const backend = detected.backend;
+  const nft =
+    backend instanceof NftBackend
+      ? {
+          cmd: t.nft?.nft ?? 'nft',
+          family: backend.names.family,
+          table: backend.names.table,
+          parent: backend.names.parents.helper,
+        }
+      : undefined;
+  const finding = await detectSipHelper({
+    backend: backend.name,
+    runner,
+    ...(t.helperPaths ? { paths: t.helperPaths } : {}),
+    ...(nft ? { nft } : {}),
+    ...(t.iptables?.save ? { iptablesSave: t.iptables.save } : {}),
+  });
+  return new SipHelperGuard({
+    policy: opts.sipHelper ?? 'disable',
+    backend: backend.name,
+    finding,
+    hookedFrom: nft ? `${nft.family} ${nft.table} ${nft.parent}` : 'raw PREROUTING',
+    sipPort: opts.sipPort,
+    lanDevice: opts.lanDevice,
+    autoAssignPath: t.helperPaths?.autoAssign ?? DEFAULT_HELPER_PATHS.autoAssign,
+    logger: log,
+    warn,
+  });
+}
+
 function kernelUnavailable(opts: MediaSideOptions, firewallActive: boolean): string | null {
   if (opts.mediaPath === 'relay') return 'mediaPath relay';
   if (!firewallActive) return 'no firewall backend';
@@ -218,5 +310,7 @@ function checkOptions(o: MediaSideOptions): void {
     if (!isValidPort(p)) throw new TypeError(`media side: bad port ${p}`);
   if (!['auto', 'relay', 'kernel'].includes(o.mediaPath))
     throw new TypeError(`media side: bad mediaPath ${o.mediaPath}`);
+  if (o.sipHelper !== undefined && !['disable', 'warn'].includes(o.sipHelper))
+    throw new TypeError(`media side: bad sipHelper ${String(o.sipHelper)}`);
   for (const d of [o.lanDevice, o.wanDevice]) if (d !== null) checkDevice(d);
 }

@@ -14,6 +14,7 @@ const GRACE_MS = 32_000;
 export class RegistrationTable {
   private readonly byToken = new Map<string, BindingRecord>();
   private sweepTimer: Timer | null = null;
+  private readonly listeners: Array<() => void> = [];
 
   constructor(
     private readonly store: RegistrationStore,
@@ -35,6 +36,15 @@ export class RegistrationTable {
     }
     this.sweepTimer = this.clock.setInterval(() => this.sweep(), 15_000);
     return restored;
+  }
+
+  /** Called after any binding is added, changed or removed. */
+  onChange(fn: () => void): void {
+    this.listeners.push(fn);
+  }
+
+  private changed(): void {
+    for (const fn of this.listeners) fn();
   }
 
   get(token: string): BindingRecord | undefined {
@@ -70,6 +80,13 @@ export class RegistrationTable {
     const before = this.byToken.get(rec.token);
     this.byToken.set(rec.token, rec);
     this.store.put(rec);
+    if (
+      !before ||
+      before.phoneAddr !== rec.phoneAddr ||
+      before.phonePort !== rec.phonePort ||
+      before.registrar !== rec.registrar
+    )
+      this.changed();
     if (!before)
       this.log.info('registered', { aor: rec.aor, contact: rec.contact, token: rec.token, call: rec.callId });
   }
@@ -79,6 +96,7 @@ export class RegistrationTable {
     if (!rec) return;
     this.byToken.delete(token);
     this.store.delete(token);
+    this.changed();
     this.log.info('unregistered', { aor: rec.aor, contact: rec.contact, token, why });
   }
 

@@ -268,7 +268,14 @@ export function checkRule(rule: FwRule): FwRule {
       const toPort = rule.toPort === null ? null : checkPort(rule.toPort);
       const dev = rule.dev === null ? null : checkDevice(rule.dev);
       if (toPort !== null && dev === null) refuse('device', dev);
-      return { kind: 'no-helper', comment, proto: checkProto(rule.proto), dport: checkPort(rule.dport), dev, toPort };
+      return {
+        kind: 'no-helper',
+        comment,
+        proto: checkProto(rule.proto),
+        dport: checkPort(rule.dport),
+        dev,
+        toPort,
+      };
     }
     default:
       return refuse('rule kind', (rule as { kind: unknown }).kind);

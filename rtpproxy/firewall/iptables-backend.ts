@@ -119,7 +119,9 @@ export class IptablesBackend implements FirewallBackend {
         details.push(`marker of ${chain} missing`);
       }
     }
-    this.missingHooks = missing;
+    // The tables are saved one after the other: a reload between two saves can make a hook look
+    // present that is gone. When anything is missing, every hook is checked again (-C) at the apply.
+    this.missingHooks = missing.size > 0 ? new Set(ALL_ROLES) : missing;
     const mine = new Set(Object.values(this.chains));
     const rules = new Map<string, RuleCounter>();
     for (const r of saved.rules) if (mine.has(r.chain) && r.comment !== null) rules.set(r.comment, r.counter);

@@ -5,6 +5,7 @@ import { isSipmasqError, SipmasqError } from '../../../../common/errors.ts';
 import { Logger, MemorySink } from '../../../../common/logger.ts';
 import { detectBackend } from '../../../../rtpproxy/firewall/backend-detect.ts';
 import { Firewall } from '../../../../rtpproxy/firewall/firewall.ts';
+import { IptablesBackend } from '../../../../rtpproxy/firewall/iptables-backend.ts';
 import { NftBackend } from '../../../../rtpproxy/firewall/nft-backend.ts';
 import { FakeBackend, fail, ok, RecordingRunner } from './fake-backend.ts';
 
@@ -147,6 +148,116 @@ describe('Firewall', () => {
     for (let i = 0; i < 5; i++) await flush();
     assert.equal(fw.status().healthy, false);
     await fw.close();
+  });
+
+  it('the helper chain gets its marker only while it has rules', async () => {
+    const { fw, backend } = makeFirewall();
+    const noHelper = {
+      kind: 'no-helper',
+      comment: 'smq:@nohelper:udp:5060',
+      proto: 'udp',
+      dport: 5060,
+      dev: null,
+      toPort: null,
+    } as const;
+    fw.set('@nohelper', [noHelper]);
+    await fw.start();
+    assert.deepEqual(
+      backend.current.map((r) => r.comment),
+      [
+        'smq:@marker:input',
+        'smq:@marker:forward',
+        'smq:@marker:dstnat',
+        'smq:@marker:srcnat',
+        'smq:@marker:helper',
+        'smq:@nohelper:udp:5060',
+      ],
+    );
+    fw.set('@nohelper', []);
+    await fw.commit();
+    assert.ok(!backend.current.some((r) => r.comment === 'smq:@marker:helper'));
+    await fw.close();
+  });
+
+  it('the nft backend removes a helper chain an earlier run left when it is no longer wanted', async () => {
+    const listing = {
+      nftables: [
+        { chain: { name: 'prerouting' } },
+        { chain: { name: 'sipmasq_helper' } },
+        { rule: { chain: 'prerouting', handle: 9, expr: [{ jump: { target: 'sipmasq_helper' } }] } },
+      ],
+    };
+    const r = new RecordingRunner().on(nftListOk, () => ok(JSON.stringify(listing)));
+    const b = new NftBackend({ runner: r });
+    await b.apply([], new Map());
+    const scripts = r.commands('nft').filter((c) => c.args[0] === '-f');
+    assert.equal(
+      scripts[0]?.stdin,
+      'delete rule inet fw4 prerouting handle 9\nflush chain inet fw4 sipmasq_helper\ndelete chain inet fw4 sipmasq_helper\n',
+    );
+    assert.doesNotMatch(scripts[1]?.stdin ?? '', /sipmasq_helper/);
+  });
+
+  it('the iptables backend hooks the helper chain into raw PREROUTING once, and only when it has rules', async () => {
+    const r = new RecordingRunner().on(
+      (c) => c.cmd === 'iptables' && c.args.includes('-C'),
+      () => fail('No chain/target/match by that name.'),
+    );
+    const b = new IptablesBackend({ runner: r });
+    await b.apply([], new Map());
+    assert.ok(
+      !r.calls.some((c) => c.args.includes('raw') && c.args.includes('-C')),
+      'no helper rules: no raw hook',
+    );
+    assert.doesNotMatch(r.commands('iptables-restore')[0]?.stdin ?? '', /\*raw/);
+    await b.apply(
+      [
+        { kind: 'marker', chain: 'helper', comment: 'smq:@marker:helper' },
+        {
+          kind: 'no-helper',
+          comment: 'smq:@nohelper:udp:5060',
+          proto: 'udp',
+          dport: 5060,
+          dev: null,
+          toPort: null,
+        },
+      ],
+      new Map(),
+    );
+    const check = r.calls.find((c) => c.args.includes('raw') && c.args.includes('-C'));
+    assert.deepEqual(check?.args, ['-w', '-t', 'raw', '-C', 'PREROUTING', '-j', 'sipmasq_helper']);
+    const input = r.commands('iptables-restore').at(-1)?.stdin ?? '';
+    assert.match(input, /^\*raw\n:sipmasq_helper - \[0:0\]\n-F sipmasq_helper\n/);
+    assert.match(input, /-I PREROUTING 1 -j sipmasq_helper\nCOMMIT\n\*filter/);
+  });
+
+  it('the iptables backend checks every hook again once a look found anything missing', async () => {
+    const saved = (t: string) =>
+      t === 'filter'
+        ? '*filter\n:INPUT ACCEPT [0:0]\n:sipmasq_input - [0:0]\n-A INPUT -j sipmasq_input\nCOMMIT\n'
+        : `*${t}\nCOMMIT\n`;
+    const r = new RecordingRunner()
+      .on(
+        (c) => c.cmd === 'iptables-save',
+        (c) => ok(saved(c.args.at(-1) ?? '')),
+      )
+      .on(
+        (c) => c.cmd === 'iptables' && c.args.includes('-C'),
+        (c) => (c.args.includes('INPUT') ? ok() : fail('No chain/target/match by that name.')),
+      );
+    const b = new IptablesBackend({ runner: r });
+    await b.apply([], new Map());
+    const seen = await b.inspect();
+    assert.equal(seen.hooked, false);
+    const before = r.calls.length;
+    await b.apply([], new Map());
+    const checks = r.calls.slice(before).filter((c) => c.args.includes('-C'));
+    assert.deepEqual(
+      checks.map((c) => c.args[4]),
+      ['INPUT', 'FORWARD', 'PREROUTING', 'POSTROUTING'],
+      'INPUT looked hooked, and is checked all the same',
+    );
+    assert.doesNotMatch(r.commands('iptables-restore').at(-1)?.stdin ?? '', /-I INPUT/);
   });
 
   it('the nft backend inserts only the hooks its look found missing', async () => {

@@ -48,7 +48,13 @@ describe('firewall rule text', () => {
       family: 'inet',
       table: 'fw4',
       chains: DEFAULT_CHAINS,
-      parents: { input: 'input', forward: 'forward', dstnat: 'dstnat', srcnat: 'srcnat' },
+      parents: {
+        input: 'input',
+        forward: 'forward',
+        dstnat: 'dstnat',
+        srcnat: 'srcnat',
+        helper: 'prerouting',
+      },
     };
     const counters = new Map([[`${K}:in-rtp:${M}`, { packets: 7, bytes: 1120 }]]);
     const script = nftApplyScript(names, state, counters, new Set(['input', 'srcnat']));
@@ -116,6 +122,145 @@ COMMIT
       iptRemoveInput(new Map([['filter', { jumps: ['INPUT -j sipmasq_input'], chains: ['sipmasq_input'] }]])),
       '*filter\n-D INPUT -j sipmasq_input\n-F sipmasq_input\n-X sipmasq_input\nCOMMIT\n',
     );
+  });
+
+  it('renders source mappings and the SIP helper chain for nftables (fw4 prerouting) and iptables (raw)', () => {
+    const extra: FwRule[] = [
+      { kind: 'marker', chain: 'helper', comment: 'smq:@marker:helper' },
+      {
+        kind: 'map-source',
+        comment: 'smq:@srcmap:udp:192.168.1.10:5062',
+        proto: 'udp',
+        saddr: '192.168.1.1',
+        sport: 5060,
+        daddr: '192.168.1.10',
+        dport: 5062,
+        to: '203.0.113.10',
+        toPort: 5060,
+      },
+      {
+        kind: 'no-helper',
+        comment: 'smq:@nohelper:udp:5060',
+        proto: 'udp',
+        dport: 5060,
+        dev: null,
+        toPort: null,
+      },
+      {
+        kind: 'no-helper',
+        comment: 'smq:@nohelper:redirect:tcp:5060',
+        proto: 'tcp',
+        dport: 5060,
+        dev: 'br-lan',
+        toPort: 5070,
+      },
+    ];
+    const names = {
+      family: 'inet',
+      table: 'fw4',
+      chains: DEFAULT_CHAINS,
+      parents: {
+        input: 'input',
+        forward: 'forward',
+        dstnat: 'dstnat',
+        srcnat: 'srcnat',
+        helper: 'prerouting',
+      },
+    };
+    const roles = new Set(['input', 'forward', 'dstnat', 'srcnat', 'helper'] as const);
+    assert.equal(
+      nftApplyScript(names, extra, new Map(), new Set(['helper']), roles),
+      `add chain inet fw4 sipmasq_input
+add chain inet fw4 sipmasq_forward
+add chain inet fw4 sipmasq_dstnat
+add chain inet fw4 sipmasq_srcnat
+add chain inet fw4 sipmasq_helper
+insert rule inet fw4 prerouting jump sipmasq_helper comment "smq:@hook"
+flush chain inet fw4 sipmasq_input
+flush chain inet fw4 sipmasq_forward
+flush chain inet fw4 sipmasq_dstnat
+flush chain inet fw4 sipmasq_srcnat
+flush chain inet fw4 sipmasq_helper
+add rule inet fw4 sipmasq_helper counter comment "smq:@marker:helper"
+add rule inet fw4 sipmasq_srcnat ip saddr 192.168.1.1 udp sport 5060 ip daddr 192.168.1.10 udp dport 5062 counter snat ip to 203.0.113.10:5060 comment "smq:@srcmap:udp:192.168.1.10:5062"
+add rule inet fw4 sipmasq_helper meta l4proto udp th dport 5060 fib daddr type local counter accept comment "smq:@nohelper:udp:5060"
+add rule inet fw4 sipmasq_helper iifname "br-lan" meta l4proto tcp th dport 5070 ct original proto-dst 5060 fib daddr type local counter accept comment "smq:@nohelper:redirect:tcp:5060"
+`,
+    );
+    assert.equal(
+      iptApplyInput(DEFAULT_CHAINS, extra, new Map(), new Set(['helper']), roles),
+      `*raw
+:sipmasq_helper - [0:0]
+-F sipmasq_helper
+-A sipmasq_helper -m comment --comment "smq:@marker:helper"
+-A sipmasq_helper -p udp -m udp --dport 5060 -m addrtype --dst-type LOCAL -m comment --comment "smq:@nohelper:udp:5060" -j CT
+-A sipmasq_helper -i br-lan -p tcp -m tcp --dport 5060 -m addrtype ! --dst-type LOCAL -m comment --comment "smq:@nohelper:redirect:tcp:5060" -j CT
+-I PREROUTING 1 -j sipmasq_helper
+COMMIT
+*filter
+:sipmasq_input - [0:0]
+:sipmasq_forward - [0:0]
+-F sipmasq_input
+-F sipmasq_forward
+COMMIT
+*nat
+:sipmasq_dstnat - [0:0]
+:sipmasq_srcnat - [0:0]
+-F sipmasq_dstnat
+-F sipmasq_srcnat
+-A sipmasq_srcnat -s 192.168.1.1/32 -d 192.168.1.10/32 -p udp -m udp --sport 5060 --dport 5062 -m comment --comment "smq:@srcmap:udp:192.168.1.10:5062" -j SNAT --to-source 203.0.113.10:5060
+COMMIT
+`,
+    );
+    for (const r of extra) assert.deepEqual(checkRule(r), r);
+    assert.deepEqual(parseComment('smq:@srcmap:udp:192.168.1.10:5062'), { type: 'srcmap' });
+    assert.deepEqual(parseComment('smq:@nohelper:redirect:tcp:5060'), { type: 'nohelper' });
+  });
+
+  it('refuses bad source mappings and helper rules with SMQ_ERR_FIREWALL', () => {
+    const map: Extract<FwRule, { kind: 'map-source' }> = {
+      kind: 'map-source',
+      comment: 'smq:@srcmap:udp:192.168.1.10:5062',
+      proto: 'udp',
+      saddr: '192.168.1.1',
+      sport: 5060,
+      daddr: '192.168.1.10',
+      dport: 5062,
+      to: '203.0.113.10',
+      toPort: 5060,
+    };
+    const noHelper: Extract<FwRule, { kind: 'no-helper' }> = {
+      kind: 'no-helper',
+      comment: 'smq:@nohelper:udp:5060',
+      proto: 'udp',
+      dport: 5060,
+      dev: null,
+      toPort: null,
+    };
+    const bad: FwRule[] = [
+      { ...map, daddr: '2001:db8::10' },
+      { ...map, daddr: '0.0.0.0' },
+      { ...map, daddr: '192.168.001.010' },
+      { ...map, to: '203.0.113.10:5060' },
+      { ...map, to: 'provider.example' },
+      { ...map, saddr: '192.168.1.1 accept' },
+      { ...map, dport: 0 },
+      { ...map, toPort: 70000 },
+      { ...map, sport: -1 },
+      { ...map, proto: 'sctp' as 'udp' },
+      { ...map, comment: 'smq:@srcmap:udp:"x"' },
+      { ...noHelper, toPort: 5062 },
+      { ...noHelper, dev: 'lan"; flush ruleset' },
+      { ...noHelper, dport: 65536 },
+      { ...noHelper, proto: 'icmp' as 'udp' },
+      { kind: 'marker', chain: 'raw' as 'helper', comment: 'smq:@marker:raw' },
+    ];
+    for (const rule of bad)
+      assert.throws(
+        () => checkRule(rule),
+        (e: unknown) => isSipmasqError(e, 'SMQ_ERR_FIREWALL'),
+        JSON.stringify(rule),
+      );
   });
 
   it('maps RTP and RTCP legs, and only RTP when the phone muxes RTCP on its RTP port', () => {
