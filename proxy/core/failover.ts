@@ -22,10 +22,16 @@ interface Attempt {
 
 /** Same lifetime as the transaction memo: INVITE transactions may last past Timer C. */
 const KEEP_MS = 200_000;
+/**
+ * A server that failed is tried last for this long, so the next request (the REGISTER after its 401,
+ * the next call) does not wait out the same silence again.
+ */
+const DOWN_MS = 60_000;
 const MAX_ATTEMPTS = 20_000;
 
 export class Failover {
   private readonly attempts = new Map<string, Attempt>();
+  private readonly down = new Map<string, number>();
 
   constructor(
     private readonly clock: Clock,
@@ -52,8 +58,9 @@ export class Failover {
       this.send(request, target);
       return target;
     }
-    const first = targets[0];
-    if (!first) throw new TypeError('no target to send to');
+    if (targets.length === 0) throw new TypeError('no target to send to');
+    targets = this.order(targets);
+    const first = targets[0]!;
     if (targets.length > 1 && isNewTransaction) {
       this.sweep();
       const attempt: Attempt = {
@@ -94,9 +101,26 @@ export class Failover {
     }, this.timeoutMs);
   }
 
+  /** Targets known to have failed recently go last, in their order (all of them, if all failed). */
+  private order(targets: readonly Target[]): readonly Target[] {
+    const now = this.clock.now();
+    const isDown = (t: Target) => (this.down.get(`${t.address}:${t.port}`) ?? 0) > now;
+    if (!targets.some(isDown)) return targets;
+    return [...targets.filter((t) => !isDown(t)), ...targets.filter(isDown)];
+  }
+
+  /** Servers currently tried last, for status. */
+  downTargets(): string[] {
+    const now = this.clock.now();
+    return [...this.down].filter(([, until]) => until > now).map(([k]) => k);
+  }
+
   private next(branch: string, a: Attempt, why: string): boolean {
-    if (a.index + 1 >= a.targets.length) return false;
     const from = a.targets[a.index]!;
+    this.down.set(`${from.address}:${from.port}`, this.clock.now() + DOWN_MS);
+    if (this.down.size > 1000)
+      for (const [k, until] of this.down) if (until <= this.clock.now()) this.down.delete(k);
+    if (a.index + 1 >= a.targets.length) return false;
     a.index++;
     a.answered = false;
     const to = a.targets[a.index]!;

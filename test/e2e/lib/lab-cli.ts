@@ -5,19 +5,19 @@
  *   node --import tsx test/e2e/lib/lab-cli.ts down                      # processes, namespaces
  *
  * `up` leaves everything running and prints where the logs are; `down` is what teardown does, plus
- * removing the temp dirs (smqt-*) that kept labs left in the system temp dir.
+ * removing the temp dirs (<prefix>*, smqt- unless SMQ_LAB_PREFIX says otherwise) that kept labs left in the system temp dir.
  */
 import { readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKamailio } from './kamailio.ts';
-import { Lab, NS, removeLeftovers } from './lab.ts';
+import { Lab, NS, PREFIX, removeLeftovers } from './lab.ts';
 
 async function main(): Promise<void> {
   const [cmd, backend] = process.argv.slice(2);
   if (cmd === 'down') {
     await removeLeftovers();
-    const dirs = readdirSync(tmpdir()).filter((d) => d.startsWith('smqt-'));
+    const dirs = readdirSync(tmpdir()).filter((d) => d.startsWith(PREFIX));
     for (const d of dirs) rmSync(join(tmpdir(), d), { recursive: true, force: true });
     console.log(`lab removed (and ${dirs.length} kept temp dir(s))`);
     return;

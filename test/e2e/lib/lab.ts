@@ -65,6 +65,11 @@ export interface LabOptions {
   readonly firewall?: FirewallBackend;
   /** Name used for the temp dir, e.g. the test file's name. */
   readonly name?: string;
+  /**
+   * The router's firewall attaches the kernel SIP helper to LAN UDP 5060 as stock OpenWrt does when
+   * nf_conntrack_sip is loaded (see firewall.ts). Default false: no helper anywhere.
+   */
+  readonly sipHelperRules?: boolean;
 }
 
 export function keepLab(): boolean {
@@ -107,6 +112,8 @@ export async function removeLeftovers(): Promise<void> {
 
 export class Lab {
   readonly firewall: FirewallBackend;
+  /** The firewall attaches the SIP helper (LabOptions.sipHelperRules). */
+  readonly sipHelperRules: boolean;
   /** Temp dir for configs, logs, captures and sockets; removed on teardown. */
   readonly dir: string;
   private tornDown = false;
@@ -114,8 +121,9 @@ export class Lab {
 
   private constructor(opts: LabOptions) {
     this.firewall = opts.firewall ?? defaultFirewall();
+    this.sipHelperRules = opts.sipHelperRules === true;
     const safe = (opts.name ?? 'lab').replace(/[^A-Za-z0-9_.-]/g, '_');
-    this.dir = mkdtempSync(join(tmpdir(), `smqt-${safe}-`));
+    this.dir = mkdtempSync(join(tmpdir(), `${PREFIX}${safe}-`));
   }
 
   /** Build the whole topology; on any failure, tear down what was built and rethrow. */
@@ -265,7 +273,7 @@ export class Lab {
 
   /** Load the router's firewall with the chosen backend (replacing whatever is there). */
   async applyFirewall(): Promise<void> {
-    const spec = { lan: LAN_IF, wan: WAN_IF };
+    const spec = { lan: LAN_IF, wan: WAN_IF, sipHelper: this.sipHelperRules };
     if (this.firewall === 'nftables') await nsRun(NS.router, 'nft', ['-f', '-'], { input: nftRuleset(spec) });
     else await nsRun(NS.router, 'iptables-restore', [], { input: iptablesRuleset(spec) });
   }

@@ -94,3 +94,21 @@ describe('Failover (RFC 3263 §4.3)', () => {
     assert.equal(sent.length, 1);
   });
 });
+
+describe('Failover memory', () => {
+  it('tries a server that just failed last for the next requests, and first again after a minute', () => {
+    const { clock, sent, f } = setup();
+    f.dispatch('b1', Buffer.from('REGISTER'), [A, B], 'c1', true);
+    clock.advance(4000);
+    assert.equal(sent.at(-1)?.to, '203.0.113.11:5060');
+    f.onResponse('b1', 401);
+    assert.deepEqual(
+      f.dispatch('b2', Buffer.from('REGISTER'), [A, B], 'c1', true),
+      B,
+      'no second wait for A',
+    );
+    f.onResponse('b2', 200);
+    clock.advance(61_000);
+    assert.deepEqual(f.dispatch('b3', Buffer.from('REGISTER'), [A, B], 'c1', true), A);
+  });
+});
