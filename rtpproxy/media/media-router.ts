@@ -34,20 +34,35 @@ import { MediaStream, type StreamEnv } from './media-stream.ts';
 import { PortLeases } from './port-leases.ts';
 
 export interface MediaRouterOptions {
+  /** Bind address for LAN-facing sockets (phones send here). */
   lanAddress: string;
+  /** Bind address for WAN-facing sockets. */
   wanAddress: string;
+  /** Address to put in grants for the WAN side (may change at runtime: hotplug). */
   publicAddress: () => string;
+  /** Inclusive range; pairs are (even, even + 1). Each bind address has its own pool over the range. */
   portMin: number;
   portMax: number;
+  /** No packet in either direction (and no SDP) for this long: release, reason 'timeout'. */
   idleTimeoutMs: number;
+  /** Used instead while any stream is on hold. */
   holdTimeoutMs: number;
   clock: Clock;
   sockets: SocketFactory;
   logger: Logger;
+  /** For the random starting point in the port range (tests inject). */
   random?: () => number;
+  /** RFC 7362 learning window after the first latch (default 2000 ms). */
   latchWindowMs?: number;
+  /** How long a released port pair is avoided while others are free (default 30 s). */
   portCooldownMs?: number;
+  /** Period of the idle check (default 1000 ms). */
   sweepIntervalMs?: number;
+  /**
+   * connect() each media socket to its peer once the latch is locked (default true): the kernel then
+   * enforces strict source and sends skip the per-packet lookup (about 1.4x less CPU per packet), but
+   * packets from other sources after the lock are no longer seen nor counted in `dropped`.
+   */
   connectWhenLocked?: boolean;
   /** Default: a firewall with no backend. */
   firewall?: Firewall;
