@@ -8,10 +8,15 @@
  * signalled address": a packet from the exact signalled address within `windowMs` of the first latch
  * moves the latch there once, and then the latch is locked (strict source: anything else is dropped).
  *
+ * Two more rules against RTP injection (RFC 7362 §5.2): nothing is learnt before the SDP has named
+ * the peer (a port allocated for an offer is not an invitation to whoever sprays it first), and when
+ * the signalled address is public — a peer not behind a NAT — only packets from that address are
+ * learnt (any port); a private or unusable signalled address is the NAT'd-peer case latching exists for.
+ *
  * The per-packet fields (`latchedAddr`, `latchedPort`, `destAddr`, `destPort`) are read directly by the
  * relay stream so that the hot path is two comparisons.
  */
-import { canonicalIp } from '../../common/net.ts';
+import { canonicalIp, isPrivateAddress } from '../../common/net.ts';
 
 export class Latch {
   /** Signalled address and port (canonical text), or null/0 when unknown or on hold (0.0.0.0). */
@@ -21,6 +26,8 @@ export class Latch {
   latchedAddr: string | null = null;
   latchedPort = 0;
   latchedAt = 0;
+  /** The signalled address is public: the source address must be exactly it. */
+  pinned = false;
   /** Locked: no more re-latching (the signalled address was seen, or the window passed). */
   locked = false;
   /** Where to send toward this peer: the latched source, else the signalled endpoint; port 0 = unknown. */
@@ -41,6 +48,7 @@ export class Latch {
     if (nextAddr === this.signalledAddr && nextPort === this.signalledPort) return false;
     this.signalledAddr = nextAddr;
     this.signalledPort = nextPort;
+    this.pinned = nextAddr !== null && !isPrivateAddress(nextAddr);
     this.reset();
     return true;
   }
@@ -65,7 +73,8 @@ export class Latch {
    * (and the latch moved to its source), false if it must be dropped.
    */
   admit(addr: string, port: number, valid: boolean, now: number): boolean {
-    if (!valid) return false;
+    if (!valid || this.signalledAddr === null) return false;
+    if (this.pinned && addr !== this.signalledAddr) return false;
     if (this.latchedAddr === null) {
       this.latchTo(addr, port, now);
       this.locked = this.isSignalled(addr, port);

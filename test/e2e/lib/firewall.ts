@@ -8,7 +8,10 @@
  *   NAT:     masquerade out of wan0
  *
  * No conntrack helper is attached anywhere (no `ct helper` rules, no CT target), so nf_conntrack_sip
- * never rewrites SIP in the lab.
+ * never rewrites SIP in the lab - unless `sipHelper` asks for the router's stock helper assignment, as
+ * OpenWrt writes it when the module is loaded: fw4's `ct helper sip` object and `udp dport 5060 ct
+ * helper set "sip"` in chain helper_lan (jumped to from chain prerouting, type filter, priority
+ * filter), fw3's `-j CT --helper sip` in raw zone_lan_helper (from raw PREROUTING).
  */
 
 export type FirewallBackend = 'nftables' | 'iptables';
@@ -16,9 +19,37 @@ export type FirewallBackend = 'nftables' | 'iptables';
 export interface FirewallSpec {
   readonly lan: string;
   readonly wan: string;
+  /** Attach the kernel SIP helper to LAN UDP 5060 as OpenWrt does (default false: no helper). */
+  readonly sipHelper?: boolean;
 }
 
-export function nftRuleset({ lan, wan }: FirewallSpec): string {
+function nftHelperRules(lan: string): string {
+  return `  ct helper sip {
+    type "sip" protocol udp
+    l3proto inet
+  }
+  chain prerouting {
+    type filter hook prerouting priority filter; policy accept;
+    iifname "${lan}" jump helper_lan comment "!fw4: Handle lan IPv4/IPv6 helper assignment"
+  }
+  chain helper_lan {
+    udp dport 5060 ct helper set "sip" comment "!fw4: SIP VoIP connection tracking"
+  }
+`;
+}
+
+function iptablesHelperRules(lan: string): string {
+  return `*raw
+:PREROUTING ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:zone_lan_helper - [0:0]
+-A PREROUTING -i ${lan} -m comment --comment "!fw3: lan CT helper assignment" -j zone_lan_helper
+-A zone_lan_helper -p udp -m udp --dport 5060 -m comment --comment "!fw3: SIP VoIP connection tracking" -j CT --helper sip
+COMMIT
+`;
+}
+
+export function nftRuleset({ lan, wan, sipHelper }: FirewallSpec): string {
   return `flush ruleset
 table inet fw4 {
   chain input {
@@ -77,11 +108,11 @@ table inet fw4 {
   chain srcnat_wan {
     meta nfproto ipv4 masquerade comment "!fw4: Masquerade IPv4 wan traffic"
   }
-}
+${sipHelper ? nftHelperRules(lan) : ''}}
 `;
 }
 
-export function iptablesRuleset({ lan, wan }: FirewallSpec): string {
+export function iptablesRuleset({ lan, wan, sipHelper }: FirewallSpec): string {
   return `*filter
 :INPUT DROP [0:0]
 :FORWARD DROP [0:0]
@@ -123,5 +154,5 @@ COMMIT
 -A POSTROUTING -o ${wan} -j zone_wan_postrouting
 -A zone_wan_postrouting -j MASQUERADE
 COMMIT
-`;
+${sipHelper ? iptablesHelperRules(lan) : ''}`;
 }

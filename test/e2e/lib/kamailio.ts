@@ -17,6 +17,30 @@ export interface KamailioOptions {
   readonly frTimer?: number;
   /** ms after a provisional reply before an INVITE fails with 408 (tm fr_inv_timer). Default 10000. */
   readonly frInvTimer?: number;
+  /**
+   * Listen on (and be) this address of the provider namespace instead of 203.0.113.10: a second
+   * provider host (the address must be on the namespace's eth0 first). Define PROVIDER_ADDR.
+   */
+  readonly address?: string;
+  /** A domain name accepted as the provider's own besides its address (define SIP_DOMAIN). */
+  readonly domain?: string;
+  /** Answer every request 503 Service Unavailable: a failing server (define REPLY_503). */
+  readonly reply503?: boolean;
+  /** Name of its run dir in the lab's dir and of its log; default 'kamailio'. */
+  readonly name?: string;
+}
+
+/** kamailio -A arguments for the options that are cfg defines. */
+export function kamailioDefines(opts: KamailioOptions): string[] {
+  const args: string[] = [];
+  const quoted = (v: string): string => {
+    if (!/^[A-Za-z0-9.-]+$/.test(v)) throw new TypeError(`not an address or domain: ${JSON.stringify(v)}`);
+    return `"${v}"`;
+  };
+  if (opts.address !== undefined) args.push('-A', `PROVIDER_ADDR=${quoted(opts.address)}`);
+  if (opts.domain !== undefined) args.push('-A', `SIP_DOMAIN=${quoted(opts.domain)}`);
+  if (opts.reply503) args.push('-A', 'REPLY_503');
+  return args;
 }
 
 /** One registered contact as usrloc holds it. */
@@ -125,7 +149,11 @@ export function parseUlDump(text: string): LocationContact[] {
 
 /** Write the config into the lab's dir and start kamailio; resolves once it listens and answers RPC. */
 export async function startKamailio(lab: Lab, opts: KamailioOptions = {}): Promise<Kamailio> {
-  const runDir = lab.path('kamailio');
+  const name = opts.name ?? 'kamailio';
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new TypeError(`bad kamailio name ${JSON.stringify(name)}`);
+  const runDir = lab.path(name);
+  const address = opts.address ?? IP.provider;
+  const defines = kamailioDefines(opts);
   mkdirSync(runDir, { recursive: true });
   const cfg = readFileSync(KAMAILIO_CFG, 'utf8')
     .replaceAll('__RUN_DIR__', runDir)
@@ -136,11 +164,15 @@ export async function startKamailio(lab: Lab, opts: KamailioOptions = {}): Promi
       throw new Error(`kamailio.cfg route[PASSWD] does not give ${user} the password of lib/accounts.ts`);
   const cfgFile = join(runDir, 'kamailio.cfg');
   writeFileSync(cfgFile, cfg);
-  const check = await run('kamailio', ['-c', '-f', cfgFile], { allowFail: true, timeoutMs: 10_000 });
+  const check = await run('kamailio', ['-c', '-f', cfgFile, ...defines], {
+    allowFail: true,
+    timeoutMs: 10_000,
+  });
   if (check.code !== 0) throw new Error(`kamailio.cfg does not pass kamailio -c:\n${check.stderr}`);
-  const proc = lab.spawn('provider', 'kamailio', 'kamailio', [
+  const proc = lab.spawn('provider', name, 'kamailio', [
     '-f',
     cfgFile,
+    ...defines,
     '-DD',
     '-E',
     '-Y',
@@ -154,7 +186,7 @@ export async function startKamailio(lab: Lab, opts: KamailioOptions = {}): Promi
   ]);
   const kam = new Kamailio(proc, runDir);
   try {
-    await lab.waitUdpBound('provider', IP.provider, 5060, 10_000);
+    await lab.waitUdpBound('provider', address, 5060, 10_000, () => proc.running);
     await waitUntil('kamailio ctl socket', () => kam.rpc('core.version').then(() => true), 10_000, 100);
   } catch (err) {
     await proc.stop('SIGKILL');

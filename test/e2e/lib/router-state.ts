@@ -78,6 +78,52 @@ export function sessionComments(dump: string, sessionId: string): string[] {
   return perCallComments(dump).filter((c) => c.startsWith(`smq:${sessionId}:`));
 }
 
+/**
+ * Packets counted by the rule whose comment contains `part` (nft -j JSON or iptables-save --counters),
+ * or null when there is no such rule.
+ */
+export function ruleCounter(dump: string, part: string): number | null {
+  if (dump.trimStart().startsWith('{')) {
+    const doc = JSON.parse(dump) as { nftables: Array<{ rule?: { comment?: string; expr?: unknown[] } }> };
+    for (const item of doc.nftables) {
+      if (!item.rule?.comment?.includes(part)) continue;
+      for (const e of item.rule.expr ?? []) {
+        const c = (e as { counter?: { packets: number } }).counter;
+        if (c) return c.packets;
+      }
+    }
+    return null;
+  }
+  for (const line of dump.split('\n')) {
+    const m = /^\[(\d+):\d+\] -A /.exec(line);
+    if (m && line.includes(part)) return Number(m[1]);
+  }
+  return null;
+}
+
+/**
+ * Packets the lab's router firewall dropped as unsolicited input from the WAN so far: the counter of
+ * `drop_from_wan` (nftables, fw4 shape) or of `zone_wan_src_DROP` (iptables, fw3 shape), see
+ * lib/firewall.ts.
+ */
+export async function wanInputDrops(lab: Lab): Promise<number> {
+  const dump = await rulesetDump(lab);
+  if (lab.firewall === 'nftables') {
+    const doc = JSON.parse(dump) as { nftables: Array<{ rule?: { chain?: string; expr?: unknown[] } }> };
+    for (const item of doc.nftables) {
+      if (item.rule?.chain !== 'drop_from_wan') continue;
+      for (const e of item.rule.expr ?? []) {
+        const c = (e as { counter?: { packets: number } }).counter;
+        if (c) return c.packets;
+      }
+    }
+  } else {
+    const m = /^\[(\d+):\d+\] -A zone_wan_src_DROP .*-j DROP/m.exec(dump);
+    if (m) return Number(m[1]);
+  }
+  throw new Error(`no WAN input drop counter in the router's ruleset:\n${dump.slice(0, 2000)}`);
+}
+
 /** Lines (iptables-save) or JSON objects (nft) mentioning sipmasq at all: chains, jumps, comments. */
 export function sipmasqTraces(dump: string): string[] {
   return dump
@@ -129,7 +175,15 @@ export async function udpSocketsOf(pid: number): Promise<UdpSocket[]> {
 /** `conntrack -L -p udp` lines in the router, optionally filtered by a substring. */
 export async function conntrackUdp(lab: Lab, contains?: string): Promise<string[]> {
   const text = await lab.conntrack(['-L', '-p', 'udp']);
-  return text.split('\n').filter((l) => l.includes('udp') && (contains === undefined || l.includes(contains)));
+  return text
+    .split('\n')
+    .filter((l) => l.includes('udp') && (contains === undefined || l.includes(contains)));
+}
+
+/** The original direction of a conntrack line: who sent the flow's first packet, to where. */
+export function origTuple(line: string): { src: string; dst: string; sport: number; dport: number } | null {
+  const m = /src=(\S+) dst=(\S+) sport=(\d+) dport=(\d+)/.exec(line);
+  return m ? { src: m[1]!, dst: m[2]!, sport: Number(m[3]), dport: Number(m[4]) } : null;
 }
 
 /**
@@ -137,7 +191,7 @@ export async function conntrackUdp(lab: Lab, contains?: string): Promise<string[
  * Exit 1 with "0 flow entries" (nothing matched) is fine.
  */
 export async function deleteConntrack(lab: Lab, match: readonly string[]): Promise<void> {
-  const r = await nsRun(NS.router, 'conntrack', ['-D', '-p', 'udp', ...match], { allowFail: true });
+  const r = await lab.exec('router', 'conntrack', ['-D', '-p', 'udp', ...match], { allowFail: true });
   if (r.code !== 0 && !/0 flow entries/.test(r.stderr))
     throw new Error(`conntrack -D ${match.join(' ')} failed (${r.code}): ${r.stderr}`);
 }

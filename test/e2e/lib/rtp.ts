@@ -144,10 +144,21 @@ export class UdpCapture {
     readonly proc: ManagedProcess,
   ) {}
 
-  /** Start capturing on the namespace's eth0 with a BPF filter; resolves once tcpdump listens. */
-  static async start(lab: Lab, ns: NsKey, filter: string, name = `tcpdump-${ns}`): Promise<UdpCapture> {
+  /**
+   * Start capturing on the namespace's eth0 with a BPF filter; resolves once tcpdump listens.
+   * `immediate`: hand each packet to tcpdump at once (--immediate-mode) instead of in buffered blocks,
+   * for captures of a few packets stopped right after them (else they may be lost at stop).
+   */
+  static async start(
+    lab: Lab,
+    ns: NsKey,
+    filter: string,
+    name = `tcpdump-${ns}`,
+    opts: { readonly immediate?: boolean } = {},
+  ): Promise<UdpCapture> {
     const file = lab.uniquePath(name, 'pcap');
     const proc = lab.spawn(ns, name, 'tcpdump', [
+      ...(opts.immediate ? ['--immediate-mode'] : []),
       '-i',
       HOST_IF,
       '-n',

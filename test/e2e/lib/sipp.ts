@@ -40,6 +40,8 @@ export interface SippOptions {
   readonly timeoutS?: number;
   /** Extra sipp arguments. */
   readonly extraArgs?: readonly string[];
+  /** sipp -t: `u1` (UDP, one socket; the default) or `t1` (TCP, one connection). */
+  readonly transport?: 'u1' | 't1';
 }
 
 export interface SipMessage {
@@ -164,7 +166,7 @@ export class SippRun {
       '-p',
       String(o.localPort ?? 5060),
       '-t',
-      'u1',
+      o.transport ?? 'u1',
       '-m',
       '1',
       '-l',

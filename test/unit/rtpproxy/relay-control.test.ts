@@ -139,6 +139,8 @@ describe('RelayControl', () => {
     const [toFar] = (await relay.update(request('lan', [stream(0, endpoint('127.0.0.1', 9000))]))) as [
       StreamGrant,
     ];
+    // The far side's answer names it: only then does the relay learn from it.
+    await relay.update(request('wan', [stream(0, endpoint('127.0.0.1', 9002))]));
     clock.advance(8_000);
     await far.send(rtp(1), toFar.port);
     await waitUntil(() => relay.query()[0]?.streams[0]?.lastPacketAt === clock.now());
