@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -22,6 +22,17 @@ import {
   STOCK_NET,
   shells,
 } from './harness/driver.ts';
+
+/** A temp dir removed when the test process exits. */
+const madeDirs: string[] = [];
+process.on('exit', () => {
+  for (const d of madeDirs) rmSync(d, { recursive: true, force: true });
+});
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  madeDirs.push(d);
+  return d;
+}
 
 const CONF = '/var/etc/sipmasq/sipmasq.json';
 
@@ -469,7 +480,7 @@ describe('the daemon itself accepts the generated config', {
       const shell = shells()[0]!;
       const r = runInit(makeRoot({ uci: sample.uci, net: loopback }), 'start', shell);
       assert.ok(r.configText, r.stderr);
-      const file = join(mkdtempSync(join(tmpdir(), 'sipmasq-cc-')), 'sipmasq.json');
+      const file = join(tempDir('sipmasq-cc-'), 'sipmasq.json');
       writeFileSync(file, r.configText);
       const res = spawnSync(
         process.execPath,

@@ -5,11 +5,22 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { readTarGz, type TarEntry } from './tar-reader.ts';
+
+/** A temp dir removed when the test process exits. */
+const madeDirs: string[] = [];
+process.on('exit', () => {
+  for (const d of madeDirs) rmSync(d, { recursive: true, force: true });
+});
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  madeDirs.push(d);
+  return d;
+}
 
 const REPO = join(import.meta.dirname, '..', '..', '..');
 const VERSION = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
@@ -79,7 +90,7 @@ describe('sipmasq .ipk', () => {
   let data: Map<string, TarEntry>;
 
   before(() => {
-    built = build(mkdtempSync(join(tmpdir(), 'sipmasq-ipk-')));
+    built = build(tempDir('sipmasq-ipk-'));
     outer = readTarGz(built.bytes);
     control = byName(readTarGz(outer.find((e) => e.name === './control.tar.gz')!.data));
     data = byName(readTarGz(outer.find((e) => e.name === './data.tar.gz')!.data));
@@ -175,7 +186,7 @@ describe('sipmasq .ipk', () => {
   it('reads the same with the system tar', {
     skip: spawnSync('tar', ['--version']).status !== 0 && 'no tar',
   }, () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sipmasq-ipk-x-'));
+    const dir = tempDir('sipmasq-ipk-x-');
     const list = spawnSync('tar', ['-tzf', built.file], { encoding: 'utf8' });
     assert.equal(list.status, 0, list.stderr);
     assert.deepEqual(list.stdout.trim().split('\n'), [
@@ -198,7 +209,7 @@ describe('sipmasq .ipk', () => {
   });
 
   it('is byte-for-byte reproducible', () => {
-    const again = build(mkdtempSync(join(tmpdir(), 'sipmasq-ipk-')));
+    const again = build(tempDir('sipmasq-ipk-'));
     assert.ok(again.bytes.equals(built.bytes));
   });
 });

@@ -11,6 +11,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  rmSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -65,8 +66,15 @@ export const STOCK_NET: NetState = {
   wan: { device: 'eth1', ipaddr: '203.0.113.7', subnet: '203.0.113.7/24' },
 };
 
+/** Every root made in this process is removed when it exits (tests clean up what they made). */
+const roots: string[] = [];
+process.on('exit', () => {
+  for (const d of roots) rmSync(d, { recursive: true, force: true });
+});
+
 export function makeRoot(opts: RootOptions = {}): Root {
   const dir = mkdtempSync(join(tmpdir(), 'sipmasq-fw-'));
+  roots.push(dir);
   for (const d of ['etc/config', 'lib/functions', 'var', 'etc/init.d'])
     mkdirSync(join(dir, d), { recursive: true });
   copyFileSync(join(HARNESS_DIR, 'functions.sh'), join(dir, 'lib/functions.sh'));
