@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isSipmasqError } from '../../../common/errors.ts';
-import { DEFAULTS, OPTIONS, validateConfig } from '../../../proxy/config.ts';
+import { DEFAULTS, OPTIONS, parseOutboundProxy, validateConfig } from '../../../proxy/config.ts';
 
 /** Asserts that validating `raw` fails with SMQ_ERR_CONFIG_INVALID naming `option`. */
 function rejects(raw: unknown, option: string | undefined): void {
@@ -193,5 +193,40 @@ describe('config validation', () => {
   it("accepts memory-only stores ('' and ':memory:') and './file' paths", () => {
     for (const storePath of ['', ':memory:', './x.db', '/tmp/x.db'])
       assert.equal(validateConfig({ storePath }).storePath, storePath);
+  });
+});
+
+describe('config: transparent mode and DNS options', () => {
+  it('accepts intercept ports as a list or a comma string and refuses bad ones', () => {
+    assert.deepEqual([...validateConfig({ interceptPorts: '5060, 5080' }).interceptPorts], [5060, 5080]);
+    assert.deepEqual([...validateConfig({ interceptPorts: [5060, 5060] }).interceptPorts], [5060]);
+    assert.throws(() => validateConfig({ interceptPorts: [0] }), /interceptPorts/);
+    assert.throws(() => validateConfig({ interceptPorts: [] }), /interceptPorts/);
+  });
+
+  it('refuses an intercept listen port equal to the SIP port', () => {
+    assert.throws(() => validateConfig({ interceptListenPort: 5060 }), /interceptListenPort/);
+  });
+
+  it('parses outbound proxies as domain=host[:port] and refuses anything else', () => {
+    assert.deepEqual(parseOutboundProxy('Example.COM=proxy.example.net:5070'), {
+      domain: 'example.com',
+      host: 'proxy.example.net',
+      port: 5070,
+    });
+    assert.deepEqual(parseOutboundProxy('a.example=198.51.100.1'), {
+      domain: 'a.example',
+      host: '198.51.100.1',
+      port: undefined,
+    });
+    for (const bad of ['nodomain', 'a=b=c', 'x.example=sip:p.example', 'x.example=p.example:70000', '*=/*'])
+      assert.equal(parseOutboundProxy(bad), null, bad);
+    assert.throws(() => validateConfig({ outboundProxies: ['bad entry'] }), /outboundProxies/);
+  });
+
+  it('keeps the failover timeout within 1..32 s', () => {
+    assert.equal(validateConfig({}).failoverTimeout, 4);
+    assert.throws(() => validateConfig({ failoverTimeout: 0 }), /failoverTimeout/);
+    assert.throws(() => validateConfig({ failoverTimeout: 33 }), /failoverTimeout/);
   });
 });

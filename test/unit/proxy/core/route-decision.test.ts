@@ -237,3 +237,34 @@ describe('decide: from the WAN', () => {
     assert.equal((byTo as { user: string }).user, TOKEN);
   });
 });
+
+describe('decide: configured outbound proxies (outboundProxies)', () => {
+  it('sends a domain with a configured proxy there instead of to its DNS targets', () => {
+    const { deps } = setup();
+    const withProxy: DecisionDeps = {
+      ...deps,
+      proxyFor: (d) => (d === DOMAIN.toLowerCase() ? { host: '198.51.100.9', port: 5070 } : undefined),
+    };
+    assert.deepEqual(decide(request('INVITE', `sip:bob@${DOMAIN}`), 'lan', withProxy), {
+      kind: 'to-wan',
+      host: '198.51.100.9',
+      port: 5070,
+    });
+    assert.deepEqual(decide(request('INVITE', 'sip:bob@other.example'), 'lan', withProxy), {
+      kind: 'to-wan',
+      host: 'other.example',
+      port: undefined,
+    });
+  });
+
+  it('lets a Route header win over the configured proxy (RFC 3261 §16.6 loose routing)', () => {
+    const { deps } = setup();
+    const withProxy: DecisionDeps = { ...deps, proxyFor: () => ({ host: '198.51.100.9', port: 5070 }) };
+    const d = decide(
+      request('BYE', `sip:bob@${DOMAIN}`, { extra: ['Route: <sip:rr.example;lr>'] }),
+      'lan',
+      withProxy,
+    );
+    assert.deepEqual(d, { kind: 'to-wan', host: 'rr.example', port: undefined });
+  });
+});
