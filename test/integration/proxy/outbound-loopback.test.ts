@@ -42,6 +42,8 @@ describe('outbound proxy on loopback', () => {
   let phone: UdpPeer;
   let provider: UdpPeer;
   const sink = new MemorySink();
+  /** What the interfaces say the public address is (a hotplug event changes it). */
+  let publicAddress = WAN;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'smq-it-'));
@@ -66,7 +68,7 @@ describe('outbound proxy on loopback', () => {
       detect: () => ({
         lanAddress: LAN,
         wanAddress: WAN,
-        publicAddress: WAN,
+        publicAddress,
         lanNetworks: ['127.0.0.0/30'],
         sipPort: SIP_PORT,
         lanDevice: 'lo',
@@ -214,5 +216,17 @@ describe('outbound proxy on loopback', () => {
     await phone.next((r) => startLine(r.text).startsWith('SIP/2.0 200'));
     const status = (await controlRequest(join(dir, 'ctl.sock'), 'status')) as StatusReport;
     assert.equal(status.registrations.length, 0);
+  });
+
+  it('uses a new public address at once after a reload (SIGHUP / hotplug), without a restart', async () => {
+    publicAddress = '192.0.2.55';
+    const result = await daemon.reload();
+    assert.deepEqual(result.changed, ['addresses']);
+    phone.send(register(300, 3), LAN, SIP_PORT);
+    const req = await provider.next((r) => startLine(r.text).startsWith('REGISTER'));
+    assert.match(header(req.text, 'Contact') ?? '', /@192\.0\.2\.55:/);
+    assert.match(allHeaders(req.text, 'Via')[0]!, /^SIP\/2.0\/UDP 192\.0\.2\.55:/);
+    provider.send(responseTo(req.text, '200 OK'), req.address, req.port);
+    await phone.next((r) => startLine(r.text).startsWith('SIP/2.0 200'));
   });
 });
