@@ -7,7 +7,6 @@ import { formatHostPort } from '../../common/net.ts';
 import { getHeaderValues, prependHeader, setHeaderValues } from '../sip/header-list.ts';
 import type { SipMessage, SipRequest } from '../sip/message.ts';
 import { formatNameAddr, parseNameAddr } from '../sip/name-addr.ts';
-import { deleteParam } from '../sip/params.ts';
 import { formatUri, parseUri, type SipUri } from '../sip/uri.ts';
 
 export type IsSelf = (host: string, port: number | undefined) => boolean;
@@ -137,12 +136,4 @@ export function recordRoute(
     `<sip:${formatHostPort(e.host, e.port)}${e.tcp ? ';transport=tcp' : ''};lr>`;
   prependHeader(req, 'record-route', entry(inbound));
   prependHeader(req, 'record-route', entry(outbound));
-}
-
-/** Drop a URI parameter from a URI text (used to clean up R-URIs we restore). */
-export function withoutParam(uriText: string, name: string): string {
-  const uri = parseUri(uriText);
-  if (!uri) return uriText;
-  deleteParam(uri.params, name);
-  return formatUri(uri);
 }

@@ -8,7 +8,6 @@ import {
   recordRoute,
   topRoute,
   unmasqueradeContacts,
-  withoutParam,
 } from '../../../../proxy/core/masquerade.ts';
 import { getHeaderValues } from '../../../../proxy/sip/header-list.ts';
 import { ADDRESSES, LAN, PHONE, PUBLIC, req, resp } from './fixtures.ts';
@@ -237,12 +236,5 @@ describe('recordRoute', () => {
       '<sip:[2001:db8::1]:5060;lr>',
       '<sip:[fd00::1]:5060;lr>',
     ]);
-  });
-});
-
-describe('withoutParam', () => {
-  it('drops one URI parameter, any case, and leaves unparsable text alone', () => {
-    assert.equal(withoutParam('sip:a@b;LR;transport=udp', 'lr'), 'sip:a@b;transport=udp');
-    assert.equal(withoutParam('not a uri', 'lr'), 'not a uri');
   });
 });
