@@ -307,7 +307,10 @@ export class Daemon {
   }
 
   private async command(cmd: string): Promise<unknown> {
-    if (cmd === 'status') return this.status();
+    if (cmd === 'status') {
+      await this.side.network.refreshCounters();
+      return this.status();
+    }
     if (cmd === 'reload') return this.reload();
     throw new SipmasqError('SMQ_ERR_CONTROL_SOCKET', `unknown command '${cmd}' (status, reload)`);
   }

@@ -202,6 +202,11 @@ export interface NetworkControl {
   setRedirects(redirects: readonly SipRedirect[]): Promise<void>;
   /** Transparent mode: the source mappings wanted now (replaces the previous set; [] removes them). */
   setSourceMappings(mappings: readonly SourceMapping[]): Promise<void>;
+  /**
+   * Read the kernel-path counters now (they are read every few seconds otherwise), so that a status
+   * asked for shows fresh counts. Never rejects: a failed read shows in FirewallStatus.healthy.
+   */
+  refreshCounters(): Promise<void>;
   status(): FirewallStatus;
 }
 

@@ -46,6 +46,11 @@ export interface MediaSideTuning {
   helperPaths?: Partial<SipHelperPaths>;
   /** Watchdog period (default 2000 ms). */
   watchdogMs?: number;
+  /**
+   * How often the kernel counters are read (default: a quarter of the idle timeout, at most 10 s; a
+   * stream counts as active from the last read that saw its counters move).
+   */
+  counterMs?: number;
   /** Relay tuning passed through. */
   random?: () => number;
   latchWindowMs?: number;
@@ -77,6 +82,7 @@ export async function createMediaSide(opts: MediaSideOptions, deps: MediaSideDep
     clock: deps.clock,
     logger: log,
     ...(t.watchdogMs !== undefined ? { watchdogMs: t.watchdogMs } : {}),
+    counterMs: t.counterMs ?? Math.min(10_000, Math.max(500, Math.floor(opts.idleTimeoutMs / 4))),
   });
   log.info('firewall backend', { backend: detected.backend.name, reason: detected.reason });
   // What the firewall can carry: the iptables backend is IPv4 only.
@@ -178,6 +184,9 @@ export async function createMediaSide(opts: MediaSideOptions, deps: MediaSideDep
           .map((m) => `${m.proto}/${m.phoneAddress}:${m.phonePort}<-${m.asAddress}:${m.asPort}`)
           .join(','),
       });
+    },
+    refreshCounters(): Promise<void> {
+      return firewall.active ? firewall.check(true) : Promise.resolve();
     },
     status(): FirewallStatus {
       return { ...firewall.status(), sipHelper: helper.status() };

@@ -12,10 +12,19 @@ export interface FirewallBackend {
    * Make our chains hold exactly `rules` (checked already), creating chains and hooks that are missing.
    * `counters` (by comment) are written back into the new rules so that a re-apply does not reset them.
    * One atomic step per table; rejects with SMQ_ERR_FIREWALL when the firewall refused anything.
+   * `applied` is what the last successful apply installed (null: unknown, e.g. after a firewall
+   * reload): a backend may then change only the difference.
    */
-  apply(rules: readonly FwRule[], counters: ReadonlyMap<string, RuleCounter>): Promise<void>;
-  /** Read the live state of our chains and hooks. */
-  inspect(): Promise<Inspection>;
+  apply(
+    rules: readonly FwRule[],
+    counters: ReadonlyMap<string, RuleCounter>,
+    applied?: readonly FwRule[] | null,
+  ): Promise<void>;
+  /**
+   * Read the live state of our chains and hooks. `withCounters` false: the caller needs only hooks and
+   * markers, and a backend may skip the per-rule counters (rules then holds what came for free).
+   */
+  inspect(withCounters?: boolean): Promise<Inspection>;
   /** Delete every jump to our chains and the chains themselves (clean stop). Idempotent. */
   remove(): Promise<void>;
 }

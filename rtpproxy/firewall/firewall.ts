@@ -6,7 +6,11 @@
  *
  * Every backend operation is serialised; a failed apply rejects (SMQ_ERR_FIREWALL) and leaves the
  * wanted state as the caller sets it back (see MediaRouter), so a failure never passes for success.
- * The watchdog's look also reads every rule's counters (kernel-path media activity).
+ * Every `counterMs` the watchdog's look also reads every rule's counters (kernel-path media activity);
+ * the looks in between check only hooks and markers, which costs the same whatever the number of calls.
+ *
+ * A commit hands the backend what was applied before, so that a backend that can (nftables: set
+ * elements) changes only the difference; after a firewall reload, the restore applies everything.
  */
 import type { Clock, Timer } from '../../common/clock.ts';
 import { errorText, SipmasqError } from '../../common/errors.ts';
@@ -27,6 +31,8 @@ export interface FirewallOptions {
   logger: Logger;
   /** Watchdog period (default 2000 ms). */
   watchdogMs?: number;
+  /** How often the watchdog's look reads all counters too (default 10000 ms). */
+  counterMs?: number;
 }
 
 /** One marker per chain in use: the permanent ones always, an optional one while it has rules. */
@@ -47,6 +53,8 @@ export class Firewall {
   private readonly log: Logger;
   private tail: Promise<unknown> = Promise.resolve();
   private applied: string | null = null;
+  private appliedRules: readonly FwRule[] | null = null;
+  private countersAt: number | null = null;
   private healthy = false;
   private restored = 0;
   private timer: Timer | null = null;
@@ -99,12 +107,21 @@ export class Firewall {
     this.timer = this.opts.clock.setInterval(() => this.watch(), this.opts.watchdogMs ?? 2000);
   }
 
-  /** One watchdog look: restore what a firewall reload removed, read counters. Never rejects. */
-  check(): Promise<void> {
+  /**
+   * One watchdog look: restore what a firewall reload removed; read the counters when they are due or
+   * `withCounters` asks for them now. Never rejects.
+   */
+  check(withCounters = false): Promise<void> {
     return this.serial(async () => {
       if (this.closing) return;
       try {
-        const seen = await this.opts.backend.inspect();
+        const now = this.opts.clock.now();
+        const due =
+          withCounters ||
+          this.countersAt === null ||
+          now - this.countersAt >= (this.opts.counterMs ?? 10_000);
+        const seen = await this.opts.backend.inspect(due);
+        if (due) this.countersAt = now;
         if ((!seen.hooked || !seen.marked) && this.applied !== null) {
           this.log.warn('sipmasq rules missing (firewall reloaded?): restoring', {
             missing: seen.details.join('; '),
@@ -142,7 +159,7 @@ export class Firewall {
   /** Read what the backend finds of ours right now (reconcile). */
   inspect(): Promise<ReadonlyMap<string, RuleCounter>> {
     return this.serial(async () => {
-      const seen = await this.opts.backend.inspect();
+      const seen = await this.opts.backend.inspect(true);
       this.takeCounters(seen.rules);
       return seen.rules;
     });
@@ -176,6 +193,7 @@ export class Firewall {
         if (this.applied === null && !this.active) return;
         await this.opts.backend.remove();
         this.applied = null;
+        this.appliedRules = null;
       });
     })();
     return this.closing;
@@ -195,8 +213,9 @@ export class Firewall {
     const rules = [...markers(rolesOf(wanted)), ...wanted];
     const text = JSON.stringify(rules);
     if (!force && text === this.applied) return;
-    await this.opts.backend.apply(rules, this.live);
+    await this.opts.backend.apply(rules, this.live, force ? null : this.appliedRules);
     this.applied = text;
+    this.appliedRules = rules;
     const comments = new Set(rules.map((r) => r.comment));
     for (const k of [...this.live.keys()]) if (!comments.has(k)) this.live.delete(k);
     for (const k of [...this.base.keys()]) if (!comments.has(k)) this.base.delete(k);

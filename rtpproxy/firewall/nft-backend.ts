@@ -5,6 +5,11 @@
  * the same role. Changes go through `nft -f -` (one transaction); the live state is read with
  * `nft -j list table` (libnftables JSON, see libnftables-json(5)).
  *
+ * Per-stream state lives in sets and maps (nft-sets.ts), so a change of calls is a few `add element` /
+ * `delete element` lines, not a rewrite of the chains, and the watchdog's look (`nft -t`: terse, set
+ * contents left out) costs the same whatever the number of calls. Counters (which need the contents)
+ * are read only when the Firewall asks for them.
+ *
  * The optional helper chain (sipHelper disable) hangs off fw4's `prerouting` chain; it exists only while
  * rules of its role are wanted, and one left by an earlier run that is no longer wanted is removed.
  */
@@ -24,7 +29,8 @@ import {
   type RuleCounter,
   rolesOf,
 } from './fw-rule.ts';
-import { type NftNames, nftApplyScript, nftRemoveScript } from './nft-render.ts';
+import { type NftNames, nftApplyScript, nftDeltaScript, nftRemoveScript } from './nft-render.ts';
+import { SET_SPECS, setNames, splitRules } from './nft-sets.ts';
 import { markerComment } from './rule-comment.ts';
 
 export interface NftBackendOptions {
@@ -49,9 +55,18 @@ interface ListedRule {
   counter: RuleCounter | null;
 }
 
+/** One element of one of our sets, as much of it as we need. */
+interface ListedElement {
+  set: string;
+  comment: string | null;
+  counter: RuleCounter | null;
+}
+
 interface Listing {
   chains: Set<string>;
+  sets: Set<string>;
   rules: ListedRule[];
+  elements: ListedElement[];
 }
 
 const LISTED_CHAIN = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -67,42 +82,75 @@ export class NftBackend implements FirewallBackend {
   private roles = new Set<ChainRole>(CHAIN_ROLES);
   /** Chains of ours seen at the last look (to drop an optional one no longer wanted). */
   private seenChains = new Set<string>();
+  /** Every set of ours was there at the last look (else an apply declares them again, in full). */
+  private setsSeen = false;
 
   constructor(private readonly opts: NftBackendOptions) {
     this.nft = opts.nft ?? 'nft';
+    const chains = checkChainNames(opts.chains ?? DEFAULT_CHAINS);
     this.names = {
       family: checkName(opts.family ?? 'inet'),
       table: checkName(opts.table ?? 'fw4'),
-      chains: checkChainNames(opts.chains ?? DEFAULT_CHAINS),
+      chains,
       parents: checkChainNames(
         opts.parents ?? { input: 'input', forward: 'forward', dstnat: 'dstnat', srcnat: 'srcnat' },
         'prerouting',
       ),
+      sets: setNames(chains),
     };
   }
 
-  async apply(rules: readonly FwRule[], counters: ReadonlyMap<string, RuleCounter>): Promise<void> {
+  async apply(
+    rules: readonly FwRule[],
+    counters: ReadonlyMap<string, RuleCounter>,
+    applied: readonly FwRule[] | null = null,
+  ): Promise<void> {
     const roles = rolesOf(rules);
     // A role coming into use: look first, its hook may be there already (left by an earlier run).
     if (!this.looked || [...roles].some((r) => !this.roles.has(r))) await this.inspect();
     const unwanted = ALL_ROLES.filter((r) => !roles.has(r) && this.seenChains.has(this.names.chains[r]));
     if (unwanted.length > 0) await this.removeChains(unwanted);
     const missing = new Set([...this.missingHooks].filter((r) => roles.has(r)));
-    const script = nftApplyScript(this.names, rules, counters, missing, roles);
-    await runChecked(this.opts.runner, this.nft, ['-f', '-'], script);
+    const delta = missing.size === 0 && this.setsSeen ? this.deltaScript(rules, applied, counters) : null;
+    let done = false;
+    if (delta !== null) {
+      // Only elements changed: add and delete those. Should the sets have changed under us (a reload
+      // between two looks), the full apply below puts everything right.
+      const res = delta === '' ? { code: 0 } : await this.opts.runner.run(this.nft, ['-f', '-'], delta);
+      done = res.code === 0;
+    }
+    if (!done) {
+      const script = nftApplyScript(this.names, rules, counters, missing, roles);
+      await runChecked(this.opts.runner, this.nft, ['-f', '-'], script);
+    }
     this.roles = roles;
+    this.setsSeen = true;
     for (const r of roles) this.seenChains.add(this.names.chains[r]);
     this.missingHooks.clear();
   }
 
-  async inspect(): Promise<Inspection> {
-    const listing = await this.list();
+  /** The element-only change from `applied` to `rules`, or null when the chains' rules change too. */
+  private deltaScript(
+    rules: readonly FwRule[],
+    applied: readonly FwRule[] | null,
+    counters: ReadonlyMap<string, RuleCounter>,
+  ): string | null {
+    if (applied === null || !sameRoles(rolesOf(applied), rolesOf(rules))) return null;
+    const before = splitRules(applied);
+    const after = splitRules(rules);
+    if (JSON.stringify(before.rules) !== JSON.stringify(after.rules)) return null;
+    return nftDeltaScript(this.names, before.elements, after.elements, counters);
+  }
+
+  async inspect(withCounters = true): Promise<Inspection> {
+    const listing = await this.list(!withCounters);
     this.looked = true;
     const ours = this.names.chains;
     const details: string[] = [];
     if (listing === null) {
       this.missingHooks = new Set(ALL_ROLES);
       this.seenChains = new Set();
+      this.setsSeen = false;
       return {
         hooked: false,
         marked: false,
@@ -129,12 +177,26 @@ export class NftBackend implements FirewallBackend {
         details.push(`marker of ${ours[role]} missing`);
       }
     }
+    const sets = Object.values(this.names.sets);
+    this.setsSeen = sets.every((n) => listing.sets.has(n));
+    for (const n of sets)
+      if (!listing.sets.has(n)) {
+        marked = false;
+        details.push(`set ${n} missing`);
+      }
     this.missingHooks = missing;
     const rules = new Map<string, RuleCounter>();
     const mine = new Set(Object.values(ours));
     for (const r of listing.rules)
       if (mine.has(r.chain) && r.comment !== null)
         rules.set(r.comment, r.counter ?? { packets: 0, bytes: 0 });
+    const ourSets = new Set(sets);
+    for (const e of listing.elements) {
+      if (!ourSets.has(e.set) || e.comment === null) continue;
+      const had = rules.get(e.comment) ?? { packets: 0, bytes: 0 };
+      const c = e.counter ?? { packets: 0, bytes: 0 };
+      rules.set(e.comment, { packets: had.packets + c.packets, bytes: had.bytes + c.bytes });
+    }
     const hooked = [...missing].every((r) => !this.roles.has(r));
     return { hooked, marked, rules, details };
   }
@@ -145,24 +207,32 @@ export class NftBackend implements FirewallBackend {
     this.roles = new Set(CHAIN_ROLES);
   }
 
-  /** Delete the jumps to our chains of these roles and the chains themselves (those that exist). */
+  /**
+   * Delete the jumps to our chains of these roles and the chains themselves (those that exist); with
+   * the permanent roles, our sets go too.
+   */
   private async removeChains(roles: readonly ChainRole[]): Promise<void> {
-    const listing = await this.list();
+    const listing = await this.list(true);
     if (listing === null) return;
     const mine = new Set(roles.map((r) => this.names.chains[r]));
     const jumps = listing.rules
       .filter((r) => r.jump !== null && mine.has(r.jump) && !mine.has(r.chain))
       .map((r) => ({ chain: r.chain, handle: r.handle }));
     const existing = [...mine].filter((c) => listing.chains.has(c));
-    const script = nftRemoveScript(this.names, jumps, existing);
+    const sets = SET_SPECS.filter((spec) => roles.includes(spec.chain))
+      .map((spec) => ({ name: this.names.sets[spec.role], map: spec.map !== null }))
+      .filter((set) => listing.sets.has(set.name));
+    const script = nftRemoveScript(this.names, jumps, existing, sets);
     if (script !== '') await runChecked(this.opts.runner, this.nft, ['-f', '-'], script);
     for (const c of mine) this.seenChains.delete(c);
+    if (sets.length > 0) this.setsSeen = false;
   }
 
-  /** The table as JSON; null when it does not exist. */
-  private async list(): Promise<Listing | null> {
+  /** The table as JSON (`terse`: without set contents); null when it does not exist. */
+  private async list(terse: boolean): Promise<Listing | null> {
     const res = await this.opts.runner.run(this.nft, [
       '-j',
+      ...(terse ? ['-t'] : []),
       'list',
       'table',
       this.names.family,
@@ -193,10 +263,15 @@ export function parseListing(json: string): Listing {
   const items = (doc as { nftables?: unknown }).nftables;
   if (!Array.isArray(items))
     throw new SipmasqError('SMQ_ERR_FIREWALL', 'nft -j output has no nftables array');
-  const out: Listing = { chains: new Set(), rules: [] };
+  const out: Listing = { chains: new Set(), sets: new Set(), rules: [], elements: [] };
   for (const item of items as Record<string, unknown>[]) {
     const chain = item['chain'] as { name?: unknown } | undefined;
     if (chain && typeof chain.name === 'string') out.chains.add(chain.name);
+    const set = (item['set'] ?? item['map']) as { name?: unknown; elem?: unknown } | undefined;
+    if (set && typeof set.name === 'string') {
+      out.sets.add(set.name);
+      if (Array.isArray(set.elem)) for (const e of set.elem) out.elements.push(listedElement(set.name, e));
+    }
     const rule = item['rule'] as
       | { chain?: unknown; handle?: unknown; comment?: unknown; expr?: unknown }
       | undefined;
@@ -220,4 +295,28 @@ export function parseListing(json: string): Listing {
     });
   }
   return out;
+}
+
+/**
+ * One element of a set listing: `{"elem": {"val": ..., "comment": ..., "counter": {...}}}`, or for a map
+ * `[{"elem": ...}, <data>]`; a bare value (no comment, no counter) is not one of ours.
+ */
+function listedElement(set: string, raw: unknown): ListedElement {
+  const first = Array.isArray(raw) ? raw[0] : raw;
+  const elem = (first as { elem?: unknown } | null)?.elem as
+    | { comment?: unknown; counter?: { packets?: unknown; bytes?: unknown } }
+    | undefined;
+  const c = elem?.counter;
+  return {
+    set,
+    comment: typeof elem?.comment === 'string' ? elem.comment : null,
+    counter:
+      c && typeof c.packets === 'number' && typeof c.bytes === 'number'
+        ? { packets: c.packets, bytes: c.bytes }
+        : null,
+  };
+}
+
+function sameRoles(a: ReadonlySet<ChainRole>, b: ReadonlySet<ChainRole>): boolean {
+  return a.size === b.size && [...a].every((r) => b.has(r));
 }

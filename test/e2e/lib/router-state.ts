@@ -79,13 +79,24 @@ export function sessionComments(dump: string, sessionId: string): string[] {
 }
 
 /**
- * Packets counted by the rule whose comment contains `part` (nft -j JSON or iptables-save --counters),
- * or null when there is no such rule.
+ * Packets counted by the rule or set element whose comment contains `part` (nft -j JSON: rules, and
+ * elements of sipmasq's sets and maps; iptables-save --counters: rules), or null when there is none.
  */
 export function ruleCounter(dump: string, part: string): number | null {
   if (dump.trimStart().startsWith('{')) {
-    const doc = JSON.parse(dump) as { nftables: Array<{ rule?: { comment?: string; expr?: unknown[] } }> };
+    type Elem = { elem?: { comment?: string; counter?: { packets: number } } };
+    const doc = JSON.parse(dump) as {
+      nftables: Array<{
+        rule?: { comment?: string; expr?: unknown[] };
+        set?: { elem?: unknown[] };
+        map?: { elem?: unknown[] };
+      }>;
+    };
     for (const item of doc.nftables) {
+      for (const raw of (item.set ?? item.map)?.elem ?? []) {
+        const e = (Array.isArray(raw) ? raw[0] : raw) as Elem;
+        if (e.elem?.comment?.includes(part)) return e.elem.counter?.packets ?? 0;
+      }
       if (!item.rule?.comment?.includes(part)) continue;
       for (const e of item.rule.expr ?? []) {
         const c = (e as { counter?: { packets: number } }).counter;

@@ -46,7 +46,9 @@ for (const kind of ['nftables', 'iptables'] as const) {
         : inNs(ns, 'iptables-restore', [], FW3_RULESET);
     const listing = () =>
       kind === 'nftables' ? inNs(ns, 'nft', ['list', 'ruleset']) : inNs(ns, 'iptables-save', []);
-    const dnatTo = (to: string) => (kind === 'nftables' ? `dnat ip to ${to}` : `--to-destination ${to}`);
+    /** A DNAT to `addr:port` in the listing: a map element's data (nftables) or a rule's target. */
+    const dnatTo = (to: string) =>
+      kind === 'nftables' ? `: ${to.replace(':', ' . ')}` : `--to-destination ${to}`;
     const open = async (opts: Omit<MediaSideOptions, 'publicAddress'>) =>
       createMediaSide(
         { ...opts, publicAddress: () => '198.51.100.2' },
@@ -99,9 +101,7 @@ for (const kind of ['nftables', 'iptables'] as const) {
         text = listing();
         assert.ok(text.includes(dnatTo(`${PHONE}:4000`)), 'DNAT to the phone');
         assert.ok(text.includes(dnatTo(`${PHONE}:4001`)), 'DNAT of RTCP');
-        assert.ok(
-          text.includes(kind === 'nftables' ? `snat ip to 127.0.0.1:${x}` : `--to-source 127.0.0.1:${x}`),
-        );
+        assert.ok(text.includes(kind === 'nftables' ? `: 127.0.0.1 . ${x}` : `--to-source 127.0.0.1:${x}`));
         assert.ok(text.includes(FAR), 'restricted to the far side');
         await side.media.release('sess-1', 'bye');
         assert.ok(!listing().includes(dnatTo(`${PHONE}:4000`)), 'released: the mapping is gone');

@@ -17,7 +17,11 @@ export class FakeBackend implements FirewallBackend {
     return this.applies[this.applies.length - 1] ?? [];
   }
 
-  async apply(rules: readonly FwRule[]): Promise<void> {
+  async apply(
+    rules: readonly FwRule[],
+    _counters?: ReadonlyMap<string, RuleCounter>,
+    _applied?: readonly FwRule[] | null,
+  ): Promise<void> {
     if (this.failNext) {
       const e = this.failNext;
       this.failNext = null;

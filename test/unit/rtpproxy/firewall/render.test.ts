@@ -4,6 +4,7 @@ import { isSipmasqError } from '../../../../common/errors.ts';
 import { checkRule, DEFAULT_CHAINS, type FwRule } from '../../../../rtpproxy/firewall/fw-rule.ts';
 import { iptApplyInput, iptRemoveInput } from '../../../../rtpproxy/firewall/iptables-render.ts';
 import { nftApplyScript, nftRemoveScript } from '../../../../rtpproxy/firewall/nft-render.ts';
+import { setNames } from '../../../../rtpproxy/firewall/nft-sets.ts';
 import { parseComment, sessionTag } from '../../../../rtpproxy/firewall/rule-comment.ts';
 import { kernelRules } from '../../../../rtpproxy/kernel/kernel-rules.ts';
 
@@ -43,7 +44,7 @@ const K = 'smq:sess1:0:k';
 const M = '30000:192.168.1.10:4000:4001:203.0.113.7';
 
 describe('firewall rule text', () => {
-  it('renders the nftables script: chains, missing hooks, flush, rules with counters and comments', () => {
+  it('renders the nftables script: chains, sets, missing hooks, flush, rules, elements with counters and comments', () => {
     const names = {
       family: 'inet',
       table: 'fw4',
@@ -55,6 +56,7 @@ describe('firewall rule text', () => {
         srcnat: 'srcnat',
         helper: 'prerouting',
       },
+      sets: setNames(DEFAULT_CHAINS),
     };
     const counters = new Map([[`${K}:in-rtp:${M}`, { packets: 7, bytes: 1120 }]]);
     const script = nftApplyScript(names, state, counters, new Set(['input', 'srcnat']));
@@ -64,20 +66,44 @@ describe('firewall rule text', () => {
 add chain inet fw4 sipmasq_forward
 add chain inet fw4 sipmasq_dstnat
 add chain inet fw4 sipmasq_srcnat
+add set inet fw4 sipmasq_input_any { type ifname . ipv4_addr . inet_proto . inet_service; counter; }
+add set inet fw4 sipmasq_input_peer { type ifname . ipv4_addr . inet_proto . inet_service . ipv4_addr; counter; }
+add set inet fw4 sipmasq_forward_out { type ifname . ifname . ipv4_addr . inet_service; counter; }
+add set inet fw4 sipmasq_forward_peer { type ifname . ifname . ipv4_addr . inet_service . ipv4_addr; counter; }
+add set inet fw4 sipmasq_forward_any { type ifname . ifname . ipv4_addr . inet_service; counter; }
+add map inet fw4 sipmasq_dstnat_peer { type ifname . ipv4_addr . inet_service . ipv4_addr : ipv4_addr . inet_service; counter; }
+add map inet fw4 sipmasq_dstnat_any { type ifname . ipv4_addr . inet_service : ipv4_addr . inet_service; counter; }
+add map inet fw4 sipmasq_srcnat_map { type ifname . ipv4_addr . inet_service : ipv4_addr . inet_service; counter; }
 insert rule inet fw4 input jump sipmasq_input comment "smq:@hook"
 insert rule inet fw4 srcnat jump sipmasq_srcnat comment "smq:@hook"
 flush chain inet fw4 sipmasq_input
 flush chain inet fw4 sipmasq_forward
 flush chain inet fw4 sipmasq_dstnat
 flush chain inet fw4 sipmasq_srcnat
+flush set inet fw4 sipmasq_input_any
+flush set inet fw4 sipmasq_input_peer
+flush set inet fw4 sipmasq_forward_out
+flush set inet fw4 sipmasq_forward_peer
+flush set inet fw4 sipmasq_forward_any
+flush map inet fw4 sipmasq_dstnat_peer
+flush map inet fw4 sipmasq_dstnat_any
+flush map inet fw4 sipmasq_srcnat_map
 add rule inet fw4 sipmasq_input counter comment "smq:@marker:input"
-add rule inet fw4 sipmasq_input iifname "wan" ip daddr 198.51.100.2 udp dport 5060 counter accept comment "smq:@sip:udp:5060"
-add rule inet fw4 sipmasq_input iifname "wan" ip daddr 198.51.100.2 ip saddr 203.0.113.9 udp dport 30002-30003 counter accept comment "smq:abc:0:pin"
-add rule inet fw4 sipmasq_dstnat iifname "wan" ip daddr 198.51.100.2 ip saddr 203.0.113.7 udp dport 30000 counter dnat ip to 192.168.1.10:4000 comment "${K}:dnat-rtp:${M}"
-add rule inet fw4 sipmasq_srcnat oifname "wan" ip saddr 192.168.1.10 udp sport 4000 counter snat ip to 198.51.100.2:30000 comment "${K}:snat-rtp:${M}"
-add rule inet fw4 sipmasq_forward iifname "wan" oifname "br-lan" ip daddr 192.168.1.10 ip saddr 203.0.113.7 udp dport 4000 ct status dnat,snat counter packets 7 bytes 1120 accept comment "${K}:in-rtp:${M}"
-add rule inet fw4 sipmasq_forward iifname "br-lan" oifname "wan" ip saddr 192.168.1.10 udp sport 4000 counter accept comment "${K}:out-rtp:${M}"
+add rule inet fw4 sipmasq_input iifname . ip daddr . meta l4proto . th dport @sipmasq_input_any accept
+add rule inet fw4 sipmasq_input iifname . ip daddr . meta l4proto . th dport . ip saddr @sipmasq_input_peer accept
+add rule inet fw4 sipmasq_forward iifname . oifname . ip saddr . udp sport @sipmasq_forward_out accept
+add rule inet fw4 sipmasq_forward ct status dnat,snat iifname . oifname . ip daddr . udp dport . ip saddr @sipmasq_forward_peer accept
+add rule inet fw4 sipmasq_forward ct status dnat,snat iifname . oifname . ip daddr . udp dport @sipmasq_forward_any accept
+add rule inet fw4 sipmasq_dstnat dnat ip to iifname . ip daddr . udp dport . ip saddr map @sipmasq_dstnat_peer
+add rule inet fw4 sipmasq_dstnat dnat ip to iifname . ip daddr . udp dport map @sipmasq_dstnat_any
+add rule inet fw4 sipmasq_srcnat snat ip to oifname . ip saddr . udp sport map @sipmasq_srcnat_map
 add rule inet fw4 sipmasq_dstnat iifname "br-lan" meta l4proto udp th dport 5060 fib daddr type != local counter redirect to :5060 comment "smq:@redirect:udp:5060"
+add element inet fw4 sipmasq_input_any { "wan" . 198.51.100.2 . udp . 5060 comment "smq:@sip:udp:5060" }
+add element inet fw4 sipmasq_input_peer { "wan" . 198.51.100.2 . udp . 30002 . 203.0.113.9 comment "smq:abc:0:pin", "wan" . 198.51.100.2 . udp . 30003 . 203.0.113.9 comment "smq:abc:0:pin" }
+add element inet fw4 sipmasq_forward_out { "br-lan" . "wan" . 192.168.1.10 . 4000 comment "${K}:out-rtp:${M}" }
+add element inet fw4 sipmasq_forward_peer { "wan" . "br-lan" . 192.168.1.10 . 4000 . 203.0.113.7 counter packets 7 bytes 1120 comment "${K}:in-rtp:${M}" }
+add element inet fw4 sipmasq_dstnat_peer { "wan" . 198.51.100.2 . 30000 . 203.0.113.7 comment "${K}:dnat-rtp:${M}" : 192.168.1.10 . 4000 }
+add element inet fw4 sipmasq_srcnat_map { "wan" . 192.168.1.10 . 4000 comment "${K}:snat-rtp:${M}" : 198.51.100.2 . 30000 }
 `,
     );
     assert.equal(
@@ -166,10 +192,16 @@ COMMIT
         srcnat: 'srcnat',
         helper: 'prerouting',
       },
+      sets: setNames(DEFAULT_CHAINS),
     };
     const roles = new Set(['input', 'forward', 'dstnat', 'srcnat', 'helper'] as const);
+    // The set declarations and lookups are the same as in the first case: left out here.
+    const withoutSets = nftApplyScript(names, extra, new Map(), new Set(['helper']), roles)
+      .split('\n')
+      .filter((l) => !/@sipmasq_|(?:set|map) inet fw4 sipmasq_/.test(l))
+      .join('\n');
     assert.equal(
-      nftApplyScript(names, extra, new Map(), new Set(['helper']), roles),
+      withoutSets,
       `add chain inet fw4 sipmasq_input
 add chain inet fw4 sipmasq_forward
 add chain inet fw4 sipmasq_dstnat
