@@ -6,6 +6,8 @@ import type { FwRule, Inspection, RuleCounter } from './fw-rule.ts';
 
 export type BackendName = 'nftables' | 'iptables' | 'none';
 
+export type InspectDetail = 'all' | 'counters' | 'hooks';
+
 export interface FirewallBackend {
   readonly name: BackendName;
   /**
@@ -21,10 +23,12 @@ export interface FirewallBackend {
     applied?: readonly FwRule[] | null,
   ): Promise<void>;
   /**
-   * Read the live state of our chains and hooks. `withCounters` false: the caller needs only hooks and
-   * markers, and a backend may skip the per-rule counters (rules then holds what came for free).
+   * Read the live state of our chains and hooks. How much (a backend may always give more):
+   *   all       every rule of ours with its counters (default; crash reconcile)
+   *   counters  hooks and markers, and the counters of the forward rules (media activity, status)
+   *   hooks     hooks and markers only (the watchdog's frequent look); rules holds what came for free
    */
-  inspect(withCounters?: boolean): Promise<Inspection>;
+  inspect(detail?: InspectDetail): Promise<Inspection>;
   /** Delete every jump to our chains and the chains themselves (clean stop). Idempotent. */
   remove(): Promise<void>;
 }

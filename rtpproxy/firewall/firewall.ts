@@ -120,7 +120,7 @@ export class Firewall {
           withCounters ||
           this.countersAt === null ||
           now - this.countersAt >= (this.opts.counterMs ?? 10_000);
-        const seen = await this.opts.backend.inspect(due);
+        const seen = await this.opts.backend.inspect(due ? 'counters' : 'hooks');
         if (due) this.countersAt = now;
         if ((!seen.hooked || !seen.marked) && this.applied !== null) {
           this.log.warn('sipmasq rules missing (firewall reloaded?): restoring', {
@@ -159,7 +159,7 @@ export class Firewall {
   /** Read what the backend finds of ours right now (reconcile). */
   inspect(): Promise<ReadonlyMap<string, RuleCounter>> {
     return this.serial(async () => {
-      const seen = await this.opts.backend.inspect(true);
+      const seen = await this.opts.backend.inspect('all');
       this.takeCounters(seen.rules);
       return seen.rules;
     });

@@ -15,7 +15,7 @@
  */
 import { SipmasqError } from '../../common/errors.ts';
 import { type CommandRunner, runChecked } from '../command-runner.ts';
-import type { FirewallBackend } from './firewall-backend.ts';
+import type { FirewallBackend, InspectDetail } from './firewall-backend.ts';
 import {
   ALL_ROLES,
   CHAIN_ROLES,
@@ -53,6 +53,8 @@ interface ListedRule {
   comment: string | null;
   jump: string | null;
   counter: RuleCounter | null;
+  /** The rule offloads flows (`flow add @ft`, fw4 with flow offloading on). */
+  offload: boolean;
 }
 
 /** One element of one of our sets, as much of it as we need. */
@@ -84,6 +86,8 @@ export class NftBackend implements FirewallBackend {
   private seenChains = new Set<string>();
   /** Every set of ours was there at the last look (else an apply declares them again, in full). */
   private setsSeen = false;
+  /** Jumps to our chains found behind a `flow offload` rule: the next full apply moves them up. */
+  private misplaced: { chain: string; handle: number }[] = [];
 
   constructor(private readonly opts: NftBackendOptions) {
     this.nft = opts.nft ?? 'nft';
@@ -120,8 +124,9 @@ export class NftBackend implements FirewallBackend {
       done = res.code === 0;
     }
     if (!done) {
-      const script = nftApplyScript(this.names, rules, counters, missing, roles);
+      const script = nftApplyScript(this.names, rules, counters, missing, roles, this.misplaced);
       await runChecked(this.opts.runner, this.nft, ['-f', '-'], script);
+      this.misplaced = [];
     }
     this.roles = roles;
     this.setsSeen = true;
@@ -142,8 +147,11 @@ export class NftBackend implements FirewallBackend {
     return nftDeltaScript(this.names, before.elements, after.elements, counters);
   }
 
-  async inspect(withCounters = true): Promise<Inspection> {
-    const listing = await this.list(!withCounters);
+  async inspect(detail: InspectDetail = 'all'): Promise<Inspection> {
+    const listing = await this.list(detail !== 'all');
+    // Counters of the per-stream elements: `list sets` gives the sets' contents (not the maps': NAT
+    // sees only a flow's first packet, its counts tell nothing about activity), half the elements.
+    if (listing !== null && detail === 'counters') listing.elements = (await this.listSets()).elements;
     this.looked = true;
     const ours = this.names.chains;
     const details: string[] = [];
@@ -159,17 +167,28 @@ export class NftBackend implements FirewallBackend {
       };
     }
     const missing = new Set<ChainRole>();
+    const misplaced: { chain: string; handle: number }[] = [];
     let marked = true;
     this.seenChains = new Set(ALL_ROLES.map((r) => ours[r]).filter((c) => listing.chains.has(c)));
     for (const role of ALL_ROLES) {
-      const hooked = listing.rules.some((r) => r.chain === this.names.parents[role] && r.jump === ours[role]);
+      const parent = listing.rules.filter((r) => r.chain === this.names.parents[role]);
+      const at = parent.findIndex((r) => r.jump === ours[role]);
+      // fw4 puts `flow offload` ahead of the chain-prepend includes (where the package's jump is): a
+      // jump behind it would let media flows be offloaded, and their counters (activity) would stop.
+      const behind = at > 0 && parent.slice(0, at).some((r) => r.offload);
+      if (behind)
+        for (const r of parent)
+          if (r.jump === ours[role]) misplaced.push({ chain: r.chain, handle: r.handle });
+      const hooked = at >= 0 && !behind;
       if (!this.roles.has(role)) {
         if (!hooked) missing.add(role);
         continue;
       }
       if (!listing.chains.has(ours[role]) || !hooked) {
         missing.add(role);
-        details.push(`hook ${this.names.parents[role]} -> ${ours[role]} missing`);
+        details.push(
+          `hook ${this.names.parents[role]} -> ${ours[role]} ${behind ? 'behind flow offload' : 'missing'}`,
+        );
       }
       const marker = markerComment(role);
       if (!listing.rules.some((r) => r.chain === ours[role] && r.comment === marker)) {
@@ -185,6 +204,7 @@ export class NftBackend implements FirewallBackend {
         details.push(`set ${n} missing`);
       }
     this.missingHooks = missing;
+    this.misplaced = misplaced;
     const rules = new Map<string, RuleCounter>();
     const mine = new Set(Object.values(ours));
     for (const r of listing.rules)
@@ -228,6 +248,12 @@ export class NftBackend implements FirewallBackend {
     if (sets.length > 0) this.setsSeen = false;
   }
 
+  /** Our table's sets (not maps) with their contents, as JSON. */
+  private async listSets(): Promise<Listing> {
+    const text = await runChecked(this.opts.runner, this.nft, ['-j', 'list', 'sets', this.names.family]);
+    return parseListing(text, this.names.table);
+  }
+
   /** The table as JSON (`terse`: without set contents); null when it does not exist. */
   private async list(terse: boolean): Promise<Listing | null> {
     const res = await this.opts.runner.run(this.nft, [
@@ -253,7 +279,7 @@ export class NftBackend implements FirewallBackend {
 }
 
 /** libnftables JSON -> chains and rules; anything unexpected is an SMQ_ERR_FIREWALL, never a guess. */
-export function parseListing(json: string): Listing {
+export function parseListing(json: string, table?: string): Listing {
   let doc: unknown;
   try {
     doc = JSON.parse(json);
@@ -267,8 +293,10 @@ export function parseListing(json: string): Listing {
   for (const item of items as Record<string, unknown>[]) {
     const chain = item['chain'] as { name?: unknown } | undefined;
     if (chain && typeof chain.name === 'string') out.chains.add(chain.name);
-    const set = (item['set'] ?? item['map']) as { name?: unknown; elem?: unknown } | undefined;
-    if (set && typeof set.name === 'string') {
+    const set = (item['set'] ?? item['map']) as
+      | { name?: unknown; table?: unknown; elem?: unknown }
+      | undefined;
+    if (set && typeof set.name === 'string' && (table === undefined || set.table === table)) {
       out.sets.add(set.name);
       if (Array.isArray(set.elem)) for (const e of set.elem) out.elements.push(listedElement(set.name, e));
     }
@@ -279,7 +307,9 @@ export function parseListing(json: string): Listing {
     if (!LISTED_CHAIN.test(rule.chain)) continue;
     let jump: string | null = null;
     let counter: RuleCounter | null = null;
+    let offload = false;
     for (const e of Array.isArray(rule.expr) ? (rule.expr as Record<string, unknown>[]) : []) {
+      if (e['flow'] !== undefined) offload = true;
       const j = (e['jump'] ?? e['goto']) as { target?: unknown } | undefined;
       if (j && typeof j.target === 'string') jump = j.target;
       const c = e['counter'] as { packets?: unknown; bytes?: unknown } | undefined;
@@ -291,6 +321,7 @@ export function parseListing(json: string): Listing {
       handle: rule.handle,
       comment: typeof rule.comment === 'string' ? rule.comment : null,
       jump,
+      offload,
       counter,
     });
   }

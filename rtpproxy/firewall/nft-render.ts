@@ -124,11 +124,14 @@ export function nftApplyScript(
   counters: ReadonlyMap<string, RuleCounter>,
   missingHooks: ReadonlySet<ChainRole>,
   roles: ReadonlySet<ChainRole> = new Set(CHAIN_ROLES),
+  /** Jumps of ours to delete (found behind fw4's `flow offload`; their replacement is inserted above). */
+  misplaced: readonly { chain: string; handle: number }[] = [],
 ): string {
   const t = `${names.family} ${names.table}`;
   const lines: string[] = [];
   const inUse = ALL_ROLES.filter((r) => roles.has(r));
   const split = splitRules(rules);
+  for (const j of misplaced) lines.push(`delete rule ${t} ${j.chain} handle ${j.handle}`);
   for (const role of inUse) lines.push(`add chain ${t} ${names.chains[role]}`);
   for (const spec of SET_SPECS) lines.push(setDeclaration(t, names, spec.role));
   for (const role of inUse)

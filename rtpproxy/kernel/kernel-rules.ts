@@ -9,7 +9,10 @@
  *   forward  both directions accepted (and counted: the kernel path's packet counters)
  *
  * NAT hooks see only the first packet of a flow; the forward rules see every packet, so their counters
- * tell whether media flows (hardware/software flow offloading bypasses them: see README).
+ * tell whether media flows. On nftables each of these rules is an element of one of sipmasq's sets or
+ * maps (firewall/nft-sets.ts), on iptables a rule of its own. The forward accept comes before fw4's
+ * `flow offload` statement (our chain is jumped to first), so media flows are not offloaded and their
+ * counters keep counting.
  */
 import type { FwRule } from '../firewall/fw-rule.ts';
 import { type KernelMapping, type KernelRole, kernelComment } from '../firewall/rule-comment.ts';

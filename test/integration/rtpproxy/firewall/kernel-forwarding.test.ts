@@ -157,4 +157,116 @@ describe('kernel media path with real forwarding', { skip: canUseNamespaces() ??
     await router.next('closed');
     assert.ok(!inNs(routerNs, 'nft', ['list', 'ruleset']).includes('sipmasq'));
   });
+
+  it('with fw4 flow offloading on, media is not offloaded: its counters keep counting (and other flows are)', async (t) => {
+    // Needs flowtables in the running kernel (CONFIG_NF_FLOW_TABLE); the development VM has none, so this
+    // runs only where a router-like kernel does (the unit tests cover the jump's placement).
+    try {
+      inNs(
+        routerNs,
+        'nft',
+        ['-f', '-'],
+        [
+          'add table inet smqprobe',
+          'add flowtable inet smqprobe ft { hook ingress priority filter; devices = { lan0 }; }',
+          'delete table inet smqprobe',
+          '',
+        ].join('\n'),
+      );
+    } catch {
+      t.skip('this kernel has no flowtable support (CONFIG_NF_FLOW_TABLE)');
+      return;
+    }
+    // fw4 with software offloading: a flowtable, and `flow offload` at the top of its forward chain;
+    // masquerade for plain LAN traffic (the control flow).
+    inNs(routerNs, 'nft', ['-f', '-'], FW4_RULESET);
+    inNs(
+      routerNs,
+      'nft',
+      ['-f', '-'],
+      [
+        'add flowtable inet fw4 ft { hook ingress priority filter; devices = { lan0, wan0 }; counter; }',
+        'insert rule inet fw4 forward meta l4proto { tcp, udp } flow offload @ft',
+        'add rule inet fw4 forward iifname "lan0" oifname "wan0" accept',
+        'add rule inet fw4 srcnat oifname "wan0" masquerade',
+        '',
+      ].join('\n'),
+    );
+    const phone = ChildSide.start(
+      [
+        { address: PHONE, port: 4100 },
+        { address: PHONE, port: 4200 },
+      ],
+      phoneNs,
+      UDP,
+    );
+    const far = ChildSide.start([{ address: FAR, port: 7100 }], farNs, UDP);
+    children.push(phone, far);
+    const router = ChildSide.start(
+      {
+        opts: {
+          lanAddress: '10.77.1.1',
+          wanAddress: WAN,
+          lanDevice: 'lan0',
+          wanDevice: 'wan0',
+          sipPort: 5060,
+          portMin: 30100,
+          portMax: 30199,
+          idleTimeoutMs: 60_000,
+          holdTimeoutMs: 600_000,
+          mediaPath: 'auto',
+          firewall: 'auto',
+        },
+        public: WAN,
+        updates: [
+          request('lan', [stream(0, endpoint(PHONE, 4100))], 'off'),
+          request('wan', [stream(0, endpoint(FAR, 7100))], 'off'),
+        ],
+      },
+      routerNs,
+    );
+    children.push(router);
+    await Promise.all([phone.next('ready'), far.next('ready')]);
+    const ready = await router.next('ready');
+    const x = (ready['grants'] as { port: number }[][])[0]?.[0]?.port ?? 0;
+    const counts = async () => {
+      router.send('status');
+      const st = (
+        (await router.next('status'))['media'] as {
+          streams: { lanToWan: { packets: number }; wanToLan: { packets: number } }[];
+        }[]
+      )[0]?.streams[0];
+      return { out: st?.lanToWan.packets ?? 0, in: st?.wanToLan.packets ?? 0 };
+    };
+    // Both flows established both ways: the media one through sipmasq, the control one plainly NATed.
+    const exchange = async (n: number, tag: string) => {
+      for (let i = 0; i < n; i++) {
+        phone.send(`send 0 ${FAR} 7100 m-${tag}-${i}`);
+        far.send(`send 0 ${WAN} ${x} r-${tag}-${i}`);
+        phone.send(`send 1 ${FAR} 7100 c-${tag}-${i}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await phone.next('recv', 5000, (e) => e['text'] === `r-${tag}-${n - 1}`);
+    };
+    await exchange(5, 'a');
+    const control = phone.seen('recv').length;
+    // The far side answers the control flow so that it is established (offload needs both ways).
+    const ctrl = far.seen('recv').find((e) => String(e['text']).startsWith('c-a-'));
+    assert.ok(ctrl, 'the control flow reached the far side');
+    for (let i = 0; i < 5; i++) far.send(`send 0 ${WAN} ${ctrl['port']} back-${i}`);
+    await phone.next('recv', 5000, (e) => e['text'] === 'back-4');
+    assert.ok(phone.seen('recv').length > control);
+    const before = await counts();
+    await exchange(20, 'b');
+    const after = await counts();
+    assert.ok(after.out >= before.out + 20, `phone -> far counted: ${JSON.stringify({ before, after })}`);
+    assert.ok(after.in >= before.in + 20, `far -> phone counted: ${JSON.stringify({ before, after })}`);
+    const table = inNs(routerNs, 'conntrack', ['-L', '-p', 'udp']);
+    const media = table.split('\n').filter((l) => l.includes('sport=4100 '));
+    const plain = table.split('\n').filter((l) => l.includes('sport=4200 '));
+    assert.ok(media.length === 1 && !media[0]!.includes('OFFLOAD'), `media flow not offloaded:\n${table}`);
+    assert.ok(plain.length === 1 && plain[0]!.includes('OFFLOAD'), `control flow offloaded:\n${table}`);
+    router.send('close');
+    await router.next('closed');
+  });
 });

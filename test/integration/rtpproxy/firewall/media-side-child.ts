@@ -38,7 +38,11 @@ async function main(): Promise<void> {
   say({ event: 'ready', grants });
   for await (const line of createInterface({ input: process.stdin })) {
     const [cmd, arg] = line.trim().split(' ');
-    if (cmd === 'status') say({ event: 'status', media: side.media.query(), network: side.network.status() });
+    if (cmd === 'status') {
+      // As the daemon's status command does: fresh kernel counters first.
+      await side.network.refreshCounters();
+      say({ event: 'status', media: side.media.query(), network: side.network.status() });
+    }
     if (cmd === 'release' && arg) {
       await side.media.release(arg, 'bye');
       say({ event: 'released', sessionId: arg });

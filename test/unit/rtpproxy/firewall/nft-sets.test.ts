@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { ManualClock } from '../../../../common/clock.ts';
 import { Logger, MemorySink } from '../../../../common/logger.ts';
 import { Firewall } from '../../../../rtpproxy/firewall/firewall.ts';
+import type { InspectDetail } from '../../../../rtpproxy/firewall/firewall-backend.ts';
 import { DEFAULT_CHAINS, type FwRule, type RuleCounter } from '../../../../rtpproxy/firewall/fw-rule.ts';
 import { NftBackend } from '../../../../rtpproxy/firewall/nft-backend.ts';
 import { nftDeltaScript } from '../../../../rtpproxy/firewall/nft-render.ts';
@@ -109,7 +110,7 @@ function healthyListing(elements: unknown[] = []): string {
   const items: unknown[] = [];
   for (const r of roles) items.push({ chain: { name: r } }, { chain: { name: `sipmasq_${r}` } });
   for (const n of Object.values(setNames(DEFAULT_CHAINS)))
-    items.push({ set: { name: n, elem: n === 'sipmasq_forward_peer' ? elements : undefined } });
+    items.push({ set: { name: n, table: 'fw4', elem: n === 'sipmasq_forward_peer' ? elements : undefined } });
   let h = 1;
   for (const r of roles) {
     items.push({ rule: { chain: r, handle: h++, expr: [{ jump: { target: `sipmasq_${r}` } }] } });
@@ -202,7 +203,7 @@ describe('nftables backend: incremental changes and cheap looks', () => {
     assert.ok(scripts.every((s) => s.includes('flush chain inet fw4 sipmasq_dstnat')));
   });
 
-  it('a look without counters lists tersely; with counters, element counts add up by comment', async () => {
+  it('looks: hooks lists tersely, counters adds the sets, all lists everything; element counts add up by comment', async () => {
     const c = stream(1)[2]!.comment;
     const elems = [
       {
@@ -226,11 +227,18 @@ describe('nftables backend: incremental changes and cheap looks', () => {
       () => ok(healthyListing(elems)),
     );
     const b = new NftBackend({ runner: r });
-    const cheap = await b.inspect(false);
+    const cheap = await b.inspect('hooks');
     assert.deepEqual(r.calls.at(-1)?.args, ['-j', '-t', 'list', 'table', 'inet', 'fw4']);
     assert.equal(cheap.hooked, true);
     assert.equal(cheap.marked, true);
-    const full = await b.inspect(true);
+    const counted = await b.inspect('counters');
+    assert.deepEqual(
+      r.calls.slice(-2).map((x) => x.args.join(' ')),
+      ['-j -t list table inet fw4', '-j list sets inet'],
+      'a terse look, then the sets (not the maps) with their contents',
+    );
+    assert.deepEqual(counted.rules.get(c), { packets: 7, bytes: 70 });
+    const full = await b.inspect('all');
     assert.deepEqual(r.calls.at(-1)?.args, ['-j', 'list', 'table', 'inet', 'fw4']);
     assert.deepEqual(full.rules.get(c), { packets: 7, bytes: 70 });
   });
@@ -242,7 +250,7 @@ describe('nftables backend: incremental changes and cheap looks', () => {
       (x) => x.cmd === 'nft' && x.args.includes('list'),
       () => ok(JSON.stringify(doc)),
     );
-    const seen = await new NftBackend({ runner: r }).inspect(false);
+    const seen = await new NftBackend({ runner: r }).inspect('hooks');
     assert.equal(seen.marked, false);
     assert.match(seen.details.join(';'), /set sipmasq_srcnat_map missing/);
   });
@@ -251,10 +259,10 @@ describe('nftables backend: incremental changes and cheap looks', () => {
 describe('Firewall: counters on their own period, what was applied handed on', () => {
   it('reads counters every counterMs; the looks between are cheap; a restore passes no applied state', async () => {
     const backend = new FakeBackend();
-    const looks: boolean[] = [];
+    const looks: string[] = [];
     const inspect = backend.inspect.bind(backend);
-    backend.inspect = (withCounters?: boolean) => {
-      looks.push(withCounters ?? true);
+    backend.inspect = (detail?: InspectDetail) => {
+      looks.push(detail ?? 'all');
       return inspect();
     };
     const applied: (readonly FwRule[] | null | undefined)[] = [];
@@ -278,7 +286,7 @@ describe('Firewall: counters on their own period, what was applied handed on', (
       clock.advance(1000);
       for (let j = 0; j < 5; j++) await new Promise((res) => setImmediate(res));
     }
-    assert.deepEqual(looks, [true, false, false, false, false, true, false, false, false, false]);
+    assert.deepEqual(looks, ['counters', ...Array(4).fill('hooks'), 'counters', ...Array(4).fill('hooks')]);
     fw.set('b', stream(2));
     await fw.commit();
     assert.equal(applied[0], null, 'the first apply knows nothing');
@@ -289,5 +297,46 @@ describe('Firewall: counters on their own period, what was applied handed on', (
     assert.equal(applied.length, 3);
     assert.equal(applied[2], null, 'a restore applies everything');
     await fw.close();
+  });
+});
+
+describe('nftables backend: the forward jump stays ahead of fw4 flow offloading', () => {
+  it('a jump found behind `flow offload` counts as missing: the apply inserts one on top and deletes it', async () => {
+    const doc = JSON.parse(healthyListing()) as { nftables: Record<string, unknown>[] };
+    // fw4 with offloading on, after a reload: `flow offload` first, the package include's jump after it.
+    const forwardJump = doc.nftables.findIndex(
+      (i) => (i['rule'] as { chain?: string } | undefined)?.chain === 'forward',
+    );
+    doc.nftables.splice(forwardJump, 0, {
+      rule: {
+        chain: 'forward',
+        handle: 90,
+        expr: [
+          { match: { op: '==', left: { meta: { key: 'l4proto' } }, right: { set: ['tcp', 'udp'] } } },
+          { flow: { op: 'add', flowtable: '@ft' } },
+        ],
+      },
+    });
+    const r = new RecordingRunner().on(
+      (c) => c.cmd === 'nft' && c.args.includes('list'),
+      () => ok(JSON.stringify(doc)),
+    );
+    const b = new NftBackend({ runner: r });
+    const seen = await b.inspect('hooks');
+    assert.equal(seen.hooked, false);
+    assert.match(seen.details.join(';'), /hook forward -> sipmasq_forward behind flow offload/);
+    await b.apply(
+      (['input', 'forward', 'dstnat', 'srcnat'] as const).map((chain) => ({
+        kind: 'marker',
+        chain,
+        comment: `smq:@marker:${chain}`,
+      })),
+      new Map(),
+      null,
+    );
+    const script = r.commands('nft').find((c) => c.args[0] === '-f')?.stdin ?? '';
+    assert.match(script, /^delete rule inet fw4 forward handle 3$/m, 'the jump behind the offload goes');
+    assert.match(script, /^insert rule inet fw4 forward jump sipmasq_forward comment "smq:@hook"$/m);
+    assert.doesNotMatch(script, /insert rule inet fw4 input jump/, 'the other hooks are in place');
   });
 });
