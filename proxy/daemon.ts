@@ -308,7 +308,7 @@ export class Daemon {
 
   private async command(cmd: string): Promise<unknown> {
     if (cmd === 'status') {
-      await this.side.network.refreshCounters();
+      await this.side.network.refresh();
       return this.status();
     }
     if (cmd === 'reload') return this.reload();
@@ -364,6 +364,9 @@ export class Daemon {
     }
     await this.applyInterception();
     this.scheduleSourceMappings();
+    // The package's firewall include sends SIGHUP after every firewall reload: restore at once rather
+    // than at the watchdog's next look.
+    await this.side.network.refresh();
     this.log.info('configuration reloaded', {
       public: after.publicAddress,
       lan: after.lanAddress,

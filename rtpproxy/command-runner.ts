@@ -20,7 +20,26 @@ export interface CommandRunner {
    * is; rejects (SMQ_ERR_FIREWALL) only when the program cannot be started or runs past the timeout.
    */
   run(cmd: string, args: readonly string[], stdin?: string): Promise<CommandResult>;
+  /**
+   * Start a long-running program (e.g. `nft monitor`): every line it writes to stdout goes to `onLine`,
+   * `onExit` is called once when it ends (or cannot start). Optional: a runner without it makes its
+   * callers poll instead.
+   */
+  watch?(
+    cmd: string,
+    args: readonly string[],
+    onLine: (line: string) => void,
+    onExit: (why: string) => void,
+  ): WatchHandle;
 }
+
+export interface WatchHandle {
+  /** Stop the program (SIGTERM); onExit is not called for a stop asked for. */
+  stop(): void;
+}
+
+/** Longest stdout line a watched program may write; longer ones are cut (the rest is dropped). */
+const MAX_WATCH_LINE = 64 * 1024;
 
 export interface SpawnRunnerOptions {
   /** Per command (default 10 s). */
@@ -45,11 +64,65 @@ export class SpawnRunner implements CommandRunner {
     this.maxOutput = opts.maxOutputBytes ?? 32 * 1024 * 1024;
   }
 
+  private argv(cmd: string, args: readonly string[]): [string, string[]] {
+    return this.opts.netns === undefined
+      ? [cmd, [...args]]
+      : ['ip', ['netns', 'exec', this.opts.netns, cmd, ...args]];
+  }
+
+  watch(
+    cmd: string,
+    args: readonly string[],
+    onLine: (line: string) => void,
+    onExit: (why: string) => void,
+  ): WatchHandle {
+    const [file, argv] = this.argv(cmd, args);
+    const child = spawn(file, argv, { shell: false, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stopped = false;
+    let ended = false;
+    let buf = '';
+    let skipping = false;
+    const end = (why: string): void => {
+      if (ended) return;
+      ended = true;
+      if (!stopped) onExit(why);
+    };
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      buf += chunk;
+      let nl = buf.indexOf('\n');
+      while (nl >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (!skipping) onLine(line.slice(0, MAX_WATCH_LINE));
+        skipping = false;
+        nl = buf.indexOf('\n');
+      }
+      if (buf.length > MAX_WATCH_LINE) {
+        if (!skipping) onLine(buf.slice(0, MAX_WATCH_LINE));
+        buf = '';
+        skipping = true;
+      }
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
+      if (stderr.length < 4096) stderr += chunk;
+    });
+    child.on('error', (e) => end(`cannot run ${cmd}: ${e.message}`));
+    child.on('close', (code, signal) =>
+      end(`${cmd} ended (${signal ?? code})${stderr.trim() ? `: ${stderr.trim().slice(0, 300)}` : ''}`),
+    );
+    return {
+      stop: () => {
+        stopped = true;
+        if (!ended) child.kill('SIGTERM');
+      },
+    };
+  }
+
   run(cmd: string, args: readonly string[], stdin?: string): Promise<CommandResult> {
-    const [file, argv] =
-      this.opts.netns === undefined
-        ? [cmd, [...args]]
-        : ['ip', ['netns', 'exec', this.opts.netns, cmd, ...args]];
+    const [file, argv] = this.argv(cmd, args);
     return new Promise((resolve, reject) => {
       const child = spawn(file, argv, { shell: false, stdio: ['pipe', 'pipe', 'pipe'] });
       const out: Buffer[] = [];

@@ -203,10 +203,12 @@ export interface NetworkControl {
   /** Transparent mode: the source mappings wanted now (replaces the previous set; [] removes them). */
   setSourceMappings(mappings: readonly SourceMapping[]): Promise<void>;
   /**
-   * Read the kernel-path counters now (they are read every few seconds otherwise), so that a status
-   * asked for shows fresh counts. Never rejects: a failed read shows in FirewallStatus.healthy.
+   * Look at the firewall now, as the watchdog does every few seconds: restore what a firewall reload
+   * removed and read the kernel-path counters (status shows fresh counts; a reload of the daemon, which
+   * the package's firewall include triggers, restores at once). Never rejects: a failure shows in
+   * FirewallStatus.healthy.
    */
-  refreshCounters(): Promise<void>;
+  refresh(): Promise<void>;
   status(): FirewallStatus;
 }
 

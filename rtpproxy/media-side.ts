@@ -47,7 +47,7 @@ export interface MediaSideTuning {
   /** Watchdog period (default 2000 ms). */
   watchdogMs?: number;
   /**
-   * How often the kernel counters are read (default: a quarter of the idle timeout, at most 10 s; a
+   * How often the kernel counters are read (default: a quarter of the idle timeout, at most 15 s; a
    * stream counts as active from the last read that saw its counters move).
    */
   counterMs?: number;
@@ -82,7 +82,7 @@ export async function createMediaSide(opts: MediaSideOptions, deps: MediaSideDep
     clock: deps.clock,
     logger: log,
     ...(t.watchdogMs !== undefined ? { watchdogMs: t.watchdogMs } : {}),
-    counterMs: t.counterMs ?? Math.min(10_000, Math.max(500, Math.floor(opts.idleTimeoutMs / 4))),
+    counterMs: t.counterMs ?? Math.min(15_000, Math.max(500, Math.floor(opts.idleTimeoutMs / 4))),
   });
   log.info('firewall backend', { backend: detected.backend.name, reason: detected.reason });
   // What the firewall can carry: the iptables backend is IPv4 only.
@@ -185,7 +185,7 @@ export async function createMediaSide(opts: MediaSideOptions, deps: MediaSideDep
           .join(','),
       });
     },
-    refreshCounters(): Promise<void> {
+    refresh(): Promise<void> {
       return firewall.active ? firewall.check(true) : Promise.resolve();
     },
     status(): FirewallStatus {

@@ -7,7 +7,10 @@
  * Every backend operation is serialised; a failed apply rejects (SMQ_ERR_FIREWALL) and leaves the
  * wanted state as the caller sets it back (see MediaRouter), so a failure never passes for success.
  * Every `counterMs` the watchdog's look also reads every rule's counters (kernel-path media activity);
- * the looks in between check only hooks and markers, which costs the same whatever the number of calls.
+ * the looks in between check only hooks and markers. Where the backend can watch the firewall (nft
+ * monitor), those in-between looks happen only when the firewall changed: with nothing changing,
+ * sipmasq spends nothing but the counter reads. If watching stops working, it polls again (and tries to
+ * watch again later).
  *
  * A commit hands the backend what was applied before, so that a backend that can (nftables: set
  * elements) changes only the difference; after a firewall reload, the restore applies everything.
@@ -15,6 +18,7 @@
 import type { Clock, Timer } from '../../common/clock.ts';
 import { errorText, SipmasqError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
+import type { WatchHandle } from '../command-runner.ts';
 import type { FirewallStatus } from '../control.ts';
 import type { FirewallBackend } from './firewall-backend.ts';
 import { ALL_ROLES, type ChainRole, checkRule, type FwRule, type RuleCounter, rolesOf } from './fw-rule.ts';
@@ -55,6 +59,11 @@ export class Firewall {
   private applied: string | null = null;
   private appliedRules: readonly FwRule[] | null = null;
   private countersAt: number | null = null;
+  private watcher: WatchHandle | null = null;
+  /** The firewall changed since the last look (a watched backend said so). */
+  private changed = false;
+  private soon: Timer | null = null;
+  private rewatch: Timer | null = null;
   private healthy = false;
   private restored = 0;
   private timer: Timer | null = null;
@@ -105,6 +114,45 @@ export class Firewall {
     await this.commit();
     this.healthy = true;
     this.timer = this.opts.clock.setInterval(() => this.watch(), this.opts.watchdogMs ?? 2000);
+    this.startWatching();
+  }
+
+  /** True while a backend watch tells of changes (the watchdog then looks only when told or due). */
+  get watching(): boolean {
+    return this.watcher !== null;
+  }
+
+  private startWatching(): void {
+    this.rewatch = null;
+    if (this.closing || !this.opts.backend.watch) return;
+    let handle: WatchHandle | null = null;
+    try {
+      handle = this.opts.backend.watch(
+        () => this.onChange(),
+        (why) => {
+          if (this.watcher !== handle) return;
+          this.watcher = null;
+          this.log.warn('firewall monitor stopped: looking every few seconds instead', { why });
+          if (!this.closing) this.rewatch = this.opts.clock.setTimeout(() => this.startWatching(), 30_000);
+        },
+      );
+    } catch (err) {
+      this.log.warn('cannot watch the firewall: looking every few seconds instead', {
+        error: errorText(err),
+      });
+    }
+    this.watcher = handle;
+    // Whatever happened before the monitor started listening is seen by one look now.
+    if (handle) this.onChange();
+  }
+
+  private onChange(): void {
+    this.changed = true;
+    if (this.soon || this.closing) return;
+    this.soon = this.opts.clock.setTimeout(() => {
+      this.soon = null;
+      this.watch();
+    }, 100);
   }
 
   /**
@@ -114,12 +162,10 @@ export class Firewall {
   check(withCounters = false): Promise<void> {
     return this.serial(async () => {
       if (this.closing) return;
+      this.changed = false;
       try {
         const now = this.opts.clock.now();
-        const due =
-          withCounters ||
-          this.countersAt === null ||
-          now - this.countersAt >= (this.opts.counterMs ?? 10_000);
+        const due = withCounters || this.countersDue();
         const seen = await this.opts.backend.inspect(due ? 'counters' : 'hooks');
         if (due) this.countersAt = now;
         if ((!seen.hooked || !seen.marked) && this.applied !== null) {
@@ -188,6 +234,10 @@ export class Firewall {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.timer?.cancel();
+      this.soon?.cancel();
+      this.rewatch?.cancel();
+      this.watcher?.stop();
+      this.watcher = null;
       this.entries.clear();
       await this.serial(async () => {
         if (this.applied === null && !this.active) return;
@@ -201,10 +251,19 @@ export class Firewall {
 
   private watch(): void {
     if (this.checking) return;
+    if (this.watcher !== null && !this.changed && !this.countersDue()) return;
     this.checking = true;
     void this.check().finally(() => {
       this.checking = false;
+      // A change told while this look ran (our own restore's included) gets a look of its own.
+      if (this.changed) this.onChange();
     });
+  }
+
+  private countersDue(): boolean {
+    return (
+      this.countersAt === null || this.opts.clock.now() - this.countersAt >= (this.opts.counterMs ?? 10_000)
+    );
   }
 
   private async applyNow(force: boolean): Promise<void> {

@@ -14,7 +14,7 @@
  * rules of its role are wanted, and one left by an earlier run that is no longer wanted is removed.
  */
 import { SipmasqError } from '../../common/errors.ts';
-import { type CommandRunner, runChecked } from '../command-runner.ts';
+import { type CommandRunner, runChecked, type WatchHandle } from '../command-runner.ts';
 import type { FirewallBackend, InspectDetail } from './firewall-backend.ts';
 import {
   ALL_ROLES,
@@ -148,10 +148,8 @@ export class NftBackend implements FirewallBackend {
   }
 
   async inspect(detail: InspectDetail = 'all'): Promise<Inspection> {
-    const listing = await this.list(detail !== 'all');
-    // Counters of the per-stream elements: `list sets` gives the sets' contents (not the maps': NAT
-    // sees only a flow's first packet, its counts tell nothing about activity), half the elements.
-    if (listing !== null && detail === 'counters') listing.elements = (await this.listSets()).elements;
+    // `-t` leaves the set contents out of the output (nft 1.0 still fetches them from the kernel).
+    const listing = await this.list(detail === 'hooks');
     this.looked = true;
     const ours = this.names.chains;
     const details: string[] = [];
@@ -248,10 +246,22 @@ export class NftBackend implements FirewallBackend {
     if (sets.length > 0) this.setsSeen = false;
   }
 
-  /** Our table's sets (not maps) with their contents, as JSON. */
-  private async listSets(): Promise<Listing> {
-    const text = await runChecked(this.opts.runner, this.nft, ['-j', 'list', 'sets', this.names.family]);
-    return parseListing(text, this.names.table);
+  /**
+   * `nft -j monitor rules`: one JSON line per rule added or deleted anywhere. A firewall reload deletes
+   * rules (fw4's `flush table`, a `delete table`, `flush ruleset`); element changes, ours included,
+   * print nothing. Every deletion in our table is a change worth a look.
+   */
+  watch(onChange: () => void, onLost: (why: string) => void): WatchHandle | null {
+    const watch = this.opts.runner.watch?.bind(this.opts.runner);
+    if (watch === undefined) return null;
+    return watch(
+      this.nft,
+      ['-j', 'monitor', 'rules'],
+      (line) => {
+        if (isOurDeletion(line, this.names.family, this.names.table)) onChange();
+      },
+      onLost,
+    );
   }
 
   /** The table as JSON (`terse`: without set contents); null when it does not exist. */
@@ -279,7 +289,7 @@ export class NftBackend implements FirewallBackend {
 }
 
 /** libnftables JSON -> chains and rules; anything unexpected is an SMQ_ERR_FIREWALL, never a guess. */
-export function parseListing(json: string, table?: string): Listing {
+export function parseListing(json: string): Listing {
   let doc: unknown;
   try {
     doc = JSON.parse(json);
@@ -293,10 +303,8 @@ export function parseListing(json: string, table?: string): Listing {
   for (const item of items as Record<string, unknown>[]) {
     const chain = item['chain'] as { name?: unknown } | undefined;
     if (chain && typeof chain.name === 'string') out.chains.add(chain.name);
-    const set = (item['set'] ?? item['map']) as
-      | { name?: unknown; table?: unknown; elem?: unknown }
-      | undefined;
-    if (set && typeof set.name === 'string' && (table === undefined || set.table === table)) {
+    const set = (item['set'] ?? item['map']) as { name?: unknown; elem?: unknown } | undefined;
+    if (set && typeof set.name === 'string') {
       out.sets.add(set.name);
       if (Array.isArray(set.elem)) for (const e of set.elem) out.elements.push(listedElement(set.name, e));
     }
@@ -350,4 +358,16 @@ function listedElement(set: string, raw: unknown): ListedElement {
 
 function sameRoles(a: ReadonlySet<ChainRole>, b: ReadonlySet<ChainRole>): boolean {
   return a.size === b.size && [...a].every((r) => b.has(r));
+}
+
+/** A monitor line telling that a rule of our table was deleted (anything unreadable is not). */
+export function isOurDeletion(line: string, family: string, table: string): boolean {
+  if (!line.startsWith('{')) return false;
+  try {
+    const ev = JSON.parse(line) as { delete?: { rule?: { family?: unknown; table?: unknown } } };
+    const r = ev.delete?.rule;
+    return r !== undefined && r.family === family && r.table === table;
+  } catch {
+    return false;
+  }
 }

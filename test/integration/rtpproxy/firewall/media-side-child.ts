@@ -40,7 +40,7 @@ async function main(): Promise<void> {
     const [cmd, arg] = line.trim().split(' ');
     if (cmd === 'status') {
       // As the daemon's status command does: fresh kernel counters first.
-      await side.network.refreshCounters();
+      await side.network.refresh();
       say({ event: 'status', media: side.media.query(), network: side.network.status() });
     }
     if (cmd === 'release' && arg) {

@@ -3,9 +3,9 @@ import { describe, it } from 'node:test';
 import { ManualClock } from '../../../../common/clock.ts';
 import { Logger, MemorySink } from '../../../../common/logger.ts';
 import { Firewall } from '../../../../rtpproxy/firewall/firewall.ts';
-import type { InspectDetail } from '../../../../rtpproxy/firewall/firewall-backend.ts';
+import type { FirewallBackend, InspectDetail } from '../../../../rtpproxy/firewall/firewall-backend.ts';
 import { DEFAULT_CHAINS, type FwRule, type RuleCounter } from '../../../../rtpproxy/firewall/fw-rule.ts';
-import { NftBackend } from '../../../../rtpproxy/firewall/nft-backend.ts';
+import { isOurDeletion, NftBackend } from '../../../../rtpproxy/firewall/nft-backend.ts';
 import { nftDeltaScript } from '../../../../rtpproxy/firewall/nft-render.ts';
 import { elementsOf, setNames, splitRules } from '../../../../rtpproxy/firewall/nft-sets.ts';
 import { kernelRules } from '../../../../rtpproxy/kernel/kernel-rules.ts';
@@ -203,7 +203,7 @@ describe('nftables backend: incremental changes and cheap looks', () => {
     assert.ok(scripts.every((s) => s.includes('flush chain inet fw4 sipmasq_dstnat')));
   });
 
-  it('looks: hooks lists tersely, counters adds the sets, all lists everything; element counts add up by comment', async () => {
+  it('looks: hooks lists tersely, counters and all list everything; element counts add up by comment', async () => {
     const c = stream(1)[2]!.comment;
     const elems = [
       {
@@ -232,11 +232,7 @@ describe('nftables backend: incremental changes and cheap looks', () => {
     assert.equal(cheap.hooked, true);
     assert.equal(cheap.marked, true);
     const counted = await b.inspect('counters');
-    assert.deepEqual(
-      r.calls.slice(-2).map((x) => x.args.join(' ')),
-      ['-j -t list table inet fw4', '-j list sets inet'],
-      'a terse look, then the sets (not the maps) with their contents',
-    );
+    assert.deepEqual(r.calls.at(-1)?.args, ['-j', 'list', 'table', 'inet', 'fw4']);
     assert.deepEqual(counted.rules.get(c), { packets: 7, bytes: 70 });
     const full = await b.inspect('all');
     assert.deepEqual(r.calls.at(-1)?.args, ['-j', 'list', 'table', 'inet', 'fw4']);
@@ -338,5 +334,80 @@ describe('nftables backend: the forward jump stays ahead of fw4 flow offloading'
     assert.match(script, /^delete rule inet fw4 forward handle 3$/m, 'the jump behind the offload goes');
     assert.match(script, /^insert rule inet fw4 forward jump sipmasq_forward comment "smq:@hook"$/m);
     assert.doesNotMatch(script, /insert rule inet fw4 input jump/, 'the other hooks are in place');
+  });
+});
+
+describe('watching the firewall instead of polling it', () => {
+  it('nft monitor lines: only rule deletions in our table are changes', () => {
+    const del = (family: string, table: string) =>
+      JSON.stringify({ delete: { rule: { family, table, chain: 'input', handle: 4, expr: [] } } });
+    assert.equal(isOurDeletion(del('inet', 'fw4'), 'inet', 'fw4'), true);
+    assert.equal(isOurDeletion(del('inet', 'other'), 'inet', 'fw4'), false);
+    assert.equal(isOurDeletion(del('ip', 'fw4'), 'inet', 'fw4'), false);
+    assert.equal(
+      isOurDeletion(JSON.stringify({ add: { rule: { family: 'inet', table: 'fw4' } } }), 'inet', 'fw4'),
+      false,
+    );
+    assert.equal(isOurDeletion('# new generation 5 by process 77 (nft)', 'inet', 'fw4'), false);
+    assert.equal(isOurDeletion('{not json', 'inet', 'fw4'), false);
+  });
+
+  it('while watched, the watchdog looks only when told of a change or when counters are due; a lost watch polls', async () => {
+    const backend = new FakeBackend();
+    const looks: string[] = [];
+    const inspect = backend.inspect.bind(backend);
+    backend.inspect = (detail?: InspectDetail) => {
+      looks.push(detail ?? 'all');
+      return inspect();
+    };
+    let change: () => void = () => undefined;
+    let lost: (why: string) => void = () => undefined;
+    let watches = 0;
+    let stopped = 0;
+    (backend as FirewallBackend).watch = (onChange, onLost) => {
+      watches++;
+      change = onChange;
+      lost = onLost;
+      return { stop: () => stopped++ };
+    };
+    const clock = new ManualClock();
+    const sink = new MemorySink();
+    const fw = new Firewall({
+      backend,
+      reason: 'test',
+      clock,
+      logger: Logger.root('debug', sink),
+      watchdogMs: 1000,
+      counterMs: 10_000,
+    });
+    const tick = async (ms: number) => {
+      clock.advance(ms);
+      for (let j = 0; j < 5; j++) await new Promise((res) => setImmediate(res));
+    };
+    await fw.start();
+    assert.equal(fw.watching, true);
+    await tick(100); // the look right after the monitor started
+    assert.deepEqual(looks, ['counters']);
+    for (let i = 0; i < 8; i++) await tick(1000);
+    assert.deepEqual(looks, ['counters'], 'nothing changed, counters not due: no look');
+    backend.marked = false; // a firewall reload...
+    change(); // ...that the monitor saw
+    change();
+    await tick(100);
+    assert.deepEqual(looks, ['counters', 'hooks'], 'one look for both events');
+    assert.equal(fw.status().restored, 1);
+    await tick(3000);
+    assert.deepEqual(looks.slice(2), ['counters'], 'counters due 10 s after the last read');
+    lost('nft ended (1)');
+    assert.equal(fw.watching, false);
+    assert.ok(sink.lines.some((l) => /firewall monitor stopped/.test(l)));
+    const before = looks.length;
+    await tick(1000);
+    await tick(1000);
+    assert.equal(looks.length, before + 2, 'polling again');
+    await tick(30_000);
+    assert.equal(watches, 2, 'watching again after 30 s');
+    await fw.close();
+    assert.equal(stopped, 1);
   });
 });
