@@ -54,10 +54,11 @@ export class ConntrackCleaner {
     }
     for (const port of new Set([checkPort(t.phoneRtp), checkPort(t.phoneRtcp)]))
       queries.push(['-D', '-p', 'udp', '--orig-src', phone, '--orig-port-src', String(port)]);
-    for (const args of queries) if (!(await this.runOne(args))) return;
+    // Independent deletions: all at once (a BYE waits for the slowest, not for the sum).
+    await Promise.all(queries.map((args) => this.runOne(args)));
   }
 
-  /** One deletion; false when the tool is missing (stop trying). */
+  /** One deletion; false when the tool is missing (then it is not tried again). */
   private async runOne(args: string[]): Promise<boolean> {
     try {
       const res = await this.runner.run(this.cmd, args);
@@ -83,6 +84,7 @@ export class ConntrackCleaner {
   }
 
   private markMissing(detail: string): void {
+    if (this.missing) return; // said once, even when several deletions found it missing at once
     this.missing = true;
     const text =
       'conntrack tool missing (install conntrack): media of ended kernel-path calls stops only at the conntrack timeout';

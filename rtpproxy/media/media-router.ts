@@ -33,6 +33,8 @@ import { MediaSession } from './media-session.ts';
 import { MediaStream, type StreamEnv } from './media-stream.ts';
 import { PortLeases } from './port-leases.ts';
 
+/** Sessions finished at once when the media side closes. */
+const CLOSE_CONCURRENCY = 4;
 export interface MediaRouterOptions {
   /** Bind address for LAN-facing sockets (phones send here). */
   lanAddress: string;
@@ -126,7 +128,19 @@ export class MediaRouter implements MediaControl {
       this.timer.cancel();
       this.stopCheck();
       await this.queue.drain();
-      await Promise.all([...this.sessions.keys()].map((id) => this.releaseNow(id, 'shutdown')));
+      // Unstage every stream first and change the firewall once for all of them; then finish the
+      // sessions a few at a time (each starts conntrack programs to forget its flows).
+      const streams = [...this.sessions.values()].flatMap((s) => [...s.streams.values()]);
+      await Promise.all(streams.map((st) => st.close()));
+      await this.firewall.commit().catch(() => undefined); // a failure is reported by releaseNow below
+      const ids = [...this.sessions.keys()];
+      const failures: unknown[] = [];
+      const worker = async (): Promise<void> => {
+        for (let id = ids.shift(); id !== undefined; id = ids.shift())
+          await this.releaseNow(id, 'shutdown').catch((err: unknown) => failures.push(err));
+      };
+      await Promise.all(Array.from({ length: CLOSE_CONCURRENCY }, worker));
+      if (failures.length > 0) throw failures[0];
     })();
     return this.closing;
   }

@@ -211,10 +211,14 @@ export class Forwarder {
     if ('error' in r) throw new Error(`${this.name}: ${r.error}`);
   }
 
+  /** Time (ms) one kernel counter read took after the last grow (sipmasq kernel path only). */
+  counterReadMs: number | null = null;
+
   async grow(n: number): Promise<Route[]> {
     this.child.stdin!.write(`${JSON.stringify({ grow: n })}\n`);
     const r = await this.next(120_000);
     if ('error' in r) throw new Error(`${this.name}: ${r.error}`);
+    this.counterReadMs = r.counterReadMs ?? null;
     return r.routes;
   }
 

@@ -3,7 +3,8 @@
  * other: one JSON object per line on the forwarder's stdin, one reply line on its stdout.
  *
  *   -> {"grow": N}     make streams 0..N-1 exist (those already made are kept)
- *   <- {"routes": [...]} where the phone and the far side must send, per stream
+ *   <- {"routes": [...]} where the phone and the far side must send, per stream; sipmasq on the kernel
+ *      path adds "counterReadMs": how long one read of the kernel counters took (nft, wall time)
  *   -> {"close": true} release everything and exit (stdin closing does the same)
  *   <- {"error": "..."} when a command fails
  */
@@ -31,7 +32,7 @@ export interface Route {
   readonly path: string;
 }
 
-export type Reply = { routes: Route[] } | { error: string };
+export type Reply = { routes: Route[]; counterReadMs?: number } | { error: string };
 
 export function phonePort(base: number, i: number): number {
   return base + 2 * i;

@@ -270,12 +270,15 @@ async function kernelGroup(script: string, rows: StreamsRow[], flood: FloodRow[]
   );
   await fwd.ready();
   const setupMs: string[] = [];
+  const readMs: string[] = [];
   for (const n of S.ns) {
     const t0 = performance.now();
     const routes = await fwd.grow(n);
     const ms = Math.round(performance.now() - t0);
-    say(`kernel: ${n} sessions ready in ${ms} ms`);
+    say(`kernel: ${n} sessions ready in ${ms} ms; one counter read ${fwd.counterReadMs} ms`);
     setupMs.push(`${n}: ${ms} ms`);
+    if (fwd.counterReadMs !== null)
+      readMs.push(`${n}: ${fwd.counterReadMs} ms (${((fwd.counterReadMs / 15_000) * 100).toFixed(2)} %)`);
     const relayed = routes.filter((r) => r.path !== 'kernel').length;
     if (relayed) notes.push(`kernel N=${n}: ${relayed} streams were granted the relay, not the kernel path`);
     rows.push(await streamsRun('kernel', n, routes, fwd.pid));
@@ -290,6 +293,9 @@ async function kernelGroup(script: string, rows: StreamsRow[], flood: FloodRow[]
   }
   notes.push(
     `kernel: time to grow to N sessions (two media.update() each, from the previous N): ${setupMs.join(', ')}`,
+  );
+  notes.push(
+    `kernel: one read of the kernel counters (nft, wall time; done every 15 s with the default idle timeout, and for status), and that as a share of one core: ${readMs.join(', ')}`,
   );
   const closed = await fwd.close();
   notes.push(
