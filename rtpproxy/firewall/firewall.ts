@@ -64,6 +64,7 @@ export class Firewall {
   private changed = false;
   private soon: Timer | null = null;
   private rewatch: Timer | null = null;
+  private watchLost = 0;
   private healthy = false;
   private restored = 0;
   private timer: Timer | null = null;
@@ -132,7 +133,10 @@ export class Firewall {
         (why) => {
           if (this.watcher !== handle) return;
           this.watcher = null;
-          this.log.warn('firewall monitor stopped: looking every few seconds instead', { why });
+          // Said once; a monitor that keeps failing to start is retried quietly.
+          if (this.watchLost++ === 0)
+            this.log.warn('firewall monitor stopped: looking every few seconds instead', { why });
+          else this.log.debug('firewall monitor stopped again', { why });
           if (!this.closing) this.rewatch = this.opts.clock.setTimeout(() => this.startWatching(), 30_000);
         },
       );

@@ -80,6 +80,8 @@ export const PATH_LABEL: Record<PathName, string> = {
 export interface StreamsRow {
   path: PathName;
   n: number;
+  /** Plain NAT and the kernel path are measured in turns (`--rounds`); absent in older results. */
+  round?: number;
   loadgen: StreamsResult;
   cpu: CpuWindow;
   /** UDP receive-buffer drops (RcvbufErrors) during the run: in the router, and at the load generator. */

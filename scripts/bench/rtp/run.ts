@@ -10,6 +10,7 @@
  *
  * Options: --n 10,50,100,200,300  --warmup-ms 2000  --duration-ms 8000  --flood-streams 100
  *          --flood-rounds 2  --step-ms 2000  --no-flood  --only nat,kernel,relay  --nice -10
+ *          --rounds 2 (plain NAT and the kernel path measured in turns, streams and flood)
  *          --quiet-pct 30 --quiet-wait-s 5 (before each measurement, wait up to that long for other
  *          work on the machine to use less than that % of one core)
  *          --out DIR (default: this directory)  --no-write
@@ -66,6 +67,8 @@ const S = {
   durationMs: Number(option('--duration-ms', quick ? '3000' : '8000')),
   floodStreams: Number(option('--flood-streams', quick ? '50' : '100')),
   floodRounds: Number(option('--flood-rounds', quick ? '1' : '2')),
+  /** Plain NAT and the kernel path measured in turns this many times (their differences are small). */
+  rounds: Math.max(1, Number(option('--rounds', quick ? '1' : '2'))),
   stepMs: Number(option('--step-ms', quick ? '1000' : '2000')),
   flood: !flag('--no-flood'),
   only: option('--only', 'nat,kernel,relay').split(','),
@@ -177,6 +180,9 @@ async function drops(): Promise<{ router: number; loadgen: number }> {
   return { router: r['RcvbufErrors'] ?? 0, loadgen: (p['RcvbufErrors'] ?? 0) + (f['RcvbufErrors'] ?? 0) };
 }
 
+/** The round of plain NAT and kernel-path measurements under way (relays: always 1). */
+let round = 1;
+
 async function streamsRun(
   path: PathName,
   n: number,
@@ -196,6 +202,7 @@ async function streamsRun(
   const row: StreamsRow = {
     path,
     n,
+    round,
     loadgen: lg,
     cpu,
     routerDrops: after.router - before.router,
@@ -203,7 +210,7 @@ async function streamsRun(
     otherCpuPct: Math.round(100 * Math.max(0, cpu.machinePct - ours)) / 100,
   };
   say(
-    `${path} N=${n}: loss up ${lg.up.lossPct}% down ${lg.down.lossPct}%, p50 ${lg.both.p50us} p99 ${lg.both.p99us} us, forwarder CPU ${cpu.forwarderPct ?? '-'}% (+${cpu.forwarderChildrenPct ?? '-'}%), machine ${cpu.machinePct}%, other ${row.otherCpuPct}%`,
+    `${path} N=${n}${S.rounds > 1 && (path === 'nat' || path === 'kernel') ? ` (round ${round})` : ''}: loss up ${lg.up.lossPct}% down ${lg.down.lossPct}%, p50 ${lg.both.p50us} p99 ${lg.both.p99us} us, forwarder CPU ${cpu.forwarderPct ?? '-'}% (+${cpu.forwarderChildrenPct ?? '-'}%), machine ${cpu.machinePct}%, other ${row.otherCpuPct}%`,
   );
   if (lg.sentPctOfNominal < 99)
     notes.push(
@@ -254,7 +261,7 @@ async function natGroup(rows: StreamsRow[], flood: FloodRow[]): Promise<void> {
   await buildTopology();
   await setFirewall('fw4');
   for (const n of S.ns) rows.push(await streamsRun('nat', n, null, null));
-  if (S.flood) flood.push(await floodRun('nat', 1, null, null, { ...NAT_FLOOD, start: 40000 }));
+  if (S.flood) flood.push(await floodRun('nat', round, null, null, { ...NAT_FLOOD, start: 40000 }));
   await teardown();
 }
 
@@ -286,7 +293,7 @@ async function kernelGroup(script: string, rows: StreamsRow[], flood: FloodRow[]
   if (S.flood) {
     // With every session of the largest N installed: the forwarding capacity next to plain NAT's.
     const routes = await fwd.grow(Math.max(S.floodStreams, S.ns.at(-1) ?? 0));
-    flood.push(await floodRun('kernel', 1, routes, fwd.pid, { ...NAT_FLOOD, start: 2500 }));
+    flood.push(await floodRun('kernel', round, routes, fwd.pid, { ...NAT_FLOOD, start: 2500 }));
     notes.push(
       `kernel flood: ${S.floodStreams} streams driven, the rules of all ${routes.length} sessions installed`,
     );
@@ -353,8 +360,11 @@ async function main(): Promise<void> {
   const { sipmasq, minimal } = await prepare();
   const rows: StreamsRow[] = [];
   const flood: FloodRow[] = [];
-  if (S.only.includes('nat')) await natGroup(rows, flood);
-  if (S.only.includes('kernel')) await kernelGroup(sipmasq, rows, flood);
+  for (round = 1; round <= S.rounds; round++) {
+    if (S.only.includes('nat')) await natGroup(rows, flood);
+    if (S.only.includes('kernel')) await kernelGroup(sipmasq, rows, flood);
+  }
+  round = 1;
   if (S.only.includes('relay')) await relayGroup(sipmasq, minimal, rows, flood);
   const result: BenchResult = {
     machine,
