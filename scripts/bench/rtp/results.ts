@@ -113,6 +113,12 @@ export interface BenchResult {
   settings: Record<string, unknown>;
   streams: StreamsRow[];
   flood: FloodRow[];
+  /**
+   * Kernel path: how long one read of the kernel counters took at each N (ms, wall time of nft), and
+   * how often sipmasq reads them (ms). Absent in older results.
+   */
+  counterReads?: { n: number; ms: number }[];
+  counterPeriodMs?: number;
   notes: string[];
   elapsedS: number;
 }

@@ -10,7 +10,7 @@
  *
  * Options: --n 10,50,100,200,300  --warmup-ms 2000  --duration-ms 8000  --flood-streams 100
  *          --flood-rounds 2  --step-ms 2000  --no-flood  --only nat,kernel,relay  --nice -10
- *          --rounds 2 (plain NAT and the kernel path measured in turns, streams and flood)
+ *          --rounds 3 (plain NAT and the kernel path measured in turns, streams and flood)
  *          --quiet-pct 30 --quiet-wait-s 5 (before each measurement, wait up to that long for other
  *          work on the machine to use less than that % of one core)
  *          --out DIR (default: this directory)  --no-write
@@ -68,7 +68,7 @@ const S = {
   floodStreams: Number(option('--flood-streams', quick ? '50' : '100')),
   floodRounds: Number(option('--flood-rounds', quick ? '1' : '2')),
   /** Plain NAT and the kernel path measured in turns this many times (their differences are small). */
-  rounds: Math.max(1, Number(option('--rounds', quick ? '1' : '2'))),
+  rounds: Math.max(1, Number(option('--rounds', quick ? '1' : '3'))),
   stepMs: Number(option('--step-ms', quick ? '1000' : '2000')),
   flood: !flag('--no-flood'),
   only: option('--only', 'nat,kernel,relay').split(','),
@@ -182,6 +182,10 @@ async function drops(): Promise<{ router: number; loadgen: number }> {
 
 /** The round of plain NAT and kernel-path measurements under way (relays: always 1). */
 let round = 1;
+/** One kernel counter read per N and round (the forwarder times it after each grow). */
+const counterReads: { n: number; ms: number }[] = [];
+/** How often sipmasq reads the counters with the default idle timeout (sipmasq-forwarder.ts sets it). */
+const COUNTER_PERIOD_MS = 15_000;
 
 async function streamsRun(
   path: PathName,
@@ -284,8 +288,12 @@ async function kernelGroup(script: string, rows: StreamsRow[], flood: FloodRow[]
     const ms = Math.round(performance.now() - t0);
     say(`kernel: ${n} sessions ready in ${ms} ms; one counter read ${fwd.counterReadMs} ms`);
     setupMs.push(`${n}: ${ms} ms`);
-    if (fwd.counterReadMs !== null)
-      readMs.push(`${n}: ${fwd.counterReadMs} ms (${((fwd.counterReadMs / 15_000) * 100).toFixed(2)} %)`);
+    if (fwd.counterReadMs !== null) {
+      readMs.push(
+        `${n}: ${fwd.counterReadMs} ms (${((fwd.counterReadMs / COUNTER_PERIOD_MS) * 100).toFixed(2)} %)`,
+      );
+      counterReads.push({ n, ms: fwd.counterReadMs });
+    }
     const relayed = routes.filter((r) => r.path !== 'kernel').length;
     if (relayed) notes.push(`kernel N=${n}: ${relayed} streams were granted the relay, not the kernel path`);
     rows.push(await streamsRun('kernel', n, routes, fwd.pid));
@@ -371,6 +379,8 @@ async function main(): Promise<void> {
     settings: { ...S },
     streams: rows,
     flood,
+    counterReads,
+    counterPeriodMs: COUNTER_PERIOD_MS,
     notes,
     elapsedS: (performance.now() - started) / 1000,
   };
