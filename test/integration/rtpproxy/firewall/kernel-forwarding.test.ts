@@ -18,6 +18,23 @@ const FAR = '203.0.113.7';
 const SPRAYER = '203.0.113.66';
 const WAN = '203.0.113.1';
 
+/** The router's media side: the lab's addresses and devices, the kernel path where it can. */
+function routerOptions(portMin: number, portMax: number) {
+  return {
+    lanAddress: '10.77.1.1',
+    wanAddress: WAN,
+    lanDevice: 'lan0',
+    wanDevice: 'wan0',
+    sipPort: 5060,
+    portMin,
+    portMax,
+    idleTimeoutMs: 60_000,
+    holdTimeoutMs: 600_000,
+    mediaPath: 'auto',
+    firewall: 'auto',
+  } as const;
+}
+
 describe('kernel media path with real forwarding', { skip: canUseNamespaces() ?? false }, () => {
   const spaces = new Namespaces();
   let phoneNs = '';
@@ -93,19 +110,7 @@ describe('kernel media path with real forwarding', { skip: canUseNamespaces() ??
     children.push(phone, far);
     const router = ChildSide.start(
       {
-        opts: {
-          lanAddress: '10.77.1.1',
-          wanAddress: WAN,
-          lanDevice: 'lan0',
-          wanDevice: 'wan0',
-          sipPort: 5060,
-          portMin: 30000,
-          portMax: 30099,
-          idleTimeoutMs: 60_000,
-          holdTimeoutMs: 600_000,
-          mediaPath: 'auto',
-          firewall: 'auto',
-        },
+        opts: routerOptions(30000, 30099),
         public: WAN,
         updates: [
           request('lan', [stream(0, endpoint(PHONE, 4000))], 'call'),
@@ -204,19 +209,7 @@ describe('kernel media path with real forwarding', { skip: canUseNamespaces() ??
     children.push(phone, far);
     const router = ChildSide.start(
       {
-        opts: {
-          lanAddress: '10.77.1.1',
-          wanAddress: WAN,
-          lanDevice: 'lan0',
-          wanDevice: 'wan0',
-          sipPort: 5060,
-          portMin: 30100,
-          portMax: 30199,
-          idleTimeoutMs: 60_000,
-          holdTimeoutMs: 600_000,
-          mediaPath: 'auto',
-          firewall: 'auto',
-        },
+        opts: routerOptions(30100, 30199),
         public: WAN,
         updates: [
           request('lan', [stream(0, endpoint(PHONE, 4100))], 'off'),

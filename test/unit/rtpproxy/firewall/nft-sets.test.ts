@@ -252,15 +252,21 @@ describe('nftables backend: incremental changes and cheap looks', () => {
   });
 });
 
+/** A FakeBackend that records how much each look asked for. */
+function lookingBackend(): { backend: FakeBackend; looks: string[] } {
+  const backend = new FakeBackend();
+  const looks: string[] = [];
+  const inspect = backend.inspect.bind(backend);
+  backend.inspect = (detail?: InspectDetail) => {
+    looks.push(detail ?? 'all');
+    return inspect();
+  };
+  return { backend, looks };
+}
+
 describe('Firewall: counters on their own period, what was applied handed on', () => {
   it('reads counters every counterMs; the looks between are cheap; a restore passes no applied state', async () => {
-    const backend = new FakeBackend();
-    const looks: string[] = [];
-    const inspect = backend.inspect.bind(backend);
-    backend.inspect = (detail?: InspectDetail) => {
-      looks.push(detail ?? 'all');
-      return inspect();
-    };
+    const { backend, looks } = lookingBackend();
     const applied: (readonly FwRule[] | null | undefined)[] = [];
     const apply = backend.apply.bind(backend);
     backend.apply = (rules: readonly FwRule[], _c: unknown, prev?: readonly FwRule[] | null) => {
@@ -353,13 +359,7 @@ describe('watching the firewall instead of polling it', () => {
   });
 
   it('while watched, the watchdog looks only when told of a change or when counters are due; a lost watch polls', async () => {
-    const backend = new FakeBackend();
-    const looks: string[] = [];
-    const inspect = backend.inspect.bind(backend);
-    backend.inspect = (detail?: InspectDetail) => {
-      looks.push(detail ?? 'all');
-      return inspect();
-    };
+    const { backend, looks } = lookingBackend();
     let change: () => void = () => undefined;
     let lost: (why: string) => void = () => undefined;
     let watches = 0;
