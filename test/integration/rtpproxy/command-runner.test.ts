@@ -12,9 +12,9 @@ function waitFor<T>(what: string, get: () => T | undefined, ms = 5000): Promise<
     const t0 = Date.now();
     const tick = (): void => {
       const v = get();
-      if (v !== undefined) return resolve(v);
-      if (Date.now() - t0 > ms) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 20);
+      if (v !== undefined) resolve(v);
+      else if (Date.now() - t0 > ms) reject(new Error(`timed out waiting for ${what}`));
+      else setTimeout(tick, 20);
     };
     tick();
   });
