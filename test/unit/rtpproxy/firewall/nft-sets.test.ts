@@ -19,13 +19,7 @@ const stream = (n: number, peer: string | null = '203.0.113.7'): FwRule[] =>
     { x: 30000 + 2 * n, phone: '192.168.1.10', phoneRtp: 4000 + 2 * n, phoneRtcp: 4001 + 2 * n, peer },
     ctx,
   );
-const names = {
-  family: 'inet',
-  table: 'fw4',
-  chains: DEFAULT_CHAINS,
-  parents: { ...DEFAULT_CHAINS, input: 'input', forward: 'forward', dstnat: 'dstnat', srcnat: 'srcnat' },
-  sets: setNames(DEFAULT_CHAINS),
-};
+const names = new NftBackend({ runner: new RecordingRunner() }).names;
 
 describe('nftables sets: per-stream rules as elements', () => {
   it('turns each per-stream rule into elements and leaves the rest as rules', () => {

@@ -3,10 +3,11 @@ import { describe, it } from 'node:test';
 import { isSipmasqError } from '../../../../common/errors.ts';
 import { checkRule, DEFAULT_CHAINS, type FwRule } from '../../../../rtpproxy/firewall/fw-rule.ts';
 import { iptApplyInput, iptRemoveInput } from '../../../../rtpproxy/firewall/iptables-render.ts';
+import { NftBackend } from '../../../../rtpproxy/firewall/nft-backend.ts';
 import { nftApplyScript, nftRemoveScript } from '../../../../rtpproxy/firewall/nft-render.ts';
-import { setNames } from '../../../../rtpproxy/firewall/nft-sets.ts';
 import { parseComment, sessionTag } from '../../../../rtpproxy/firewall/rule-comment.ts';
 import { kernelRules } from '../../../../rtpproxy/kernel/kernel-rules.ts';
+import { RecordingRunner } from './fake-backend.ts';
 
 const ctx = { wanDevice: 'wan', lanDevice: 'br-lan', wanAddress: '198.51.100.2' };
 const mapping = { x: 30000, phone: '192.168.1.10', phoneRtp: 4000, phoneRtcp: 4001, peer: '203.0.113.7' };
@@ -40,24 +41,14 @@ const state: FwRule[] = [
     toPort: 5060,
   },
 ];
+/** The nftables backend's own names with its defaults (inet fw4, sipmasq_* chains and sets). */
+const NAMES = new NftBackend({ runner: new RecordingRunner() }).names;
 const K = 'smq:sess1:0:k';
 const M = '30000:192.168.1.10:4000:4001:203.0.113.7';
 
 describe('firewall rule text', () => {
   it('renders the nftables script: chains, sets, missing hooks, flush, rules, elements with counters and comments', () => {
-    const names = {
-      family: 'inet',
-      table: 'fw4',
-      chains: DEFAULT_CHAINS,
-      parents: {
-        input: 'input',
-        forward: 'forward',
-        dstnat: 'dstnat',
-        srcnat: 'srcnat',
-        helper: 'prerouting',
-      },
-      sets: setNames(DEFAULT_CHAINS),
-    };
+    const names = NAMES;
     const counters = new Map([[`${K}:in-rtp:${M}`, { packets: 7, bytes: 1120 }]]);
     const script = nftApplyScript(names, state, counters, new Set(['input', 'srcnat']));
     assert.equal(
@@ -181,19 +172,7 @@ COMMIT
         toPort: 5070,
       },
     ];
-    const names = {
-      family: 'inet',
-      table: 'fw4',
-      chains: DEFAULT_CHAINS,
-      parents: {
-        input: 'input',
-        forward: 'forward',
-        dstnat: 'dstnat',
-        srcnat: 'srcnat',
-        helper: 'prerouting',
-      },
-      sets: setNames(DEFAULT_CHAINS),
-    };
+    const names = NAMES;
     const roles = new Set(['input', 'forward', 'dstnat', 'srcnat', 'helper'] as const);
     // The set declarations and lookups are the same as in the first case: left out here.
     const withoutSets = nftApplyScript(names, extra, new Map(), new Set(['helper']), roles)
